@@ -1,0 +1,81 @@
+/**
+ * The narrow interface between the forward pass and the numeric kernels (ggml-style). The
+ * reference backend (`backend/js/`) implements it in plain TypeScript, fp32 math, dequantizing
+ * each format: it is the oracle. The native backend (C/C++ SIMD addon) implements the same calls.
+ *
+ * Conventions: activations are row-major Float32Array, one row per token: `x[n, dim]`.
+ * Weights are WeightTensor in ggml order (`dims[0]` = row length). Outputs are written into
+ * caller-provided buffers (no allocation in the hot path).
+ */
+import type { WeightTensor } from "../weights/tensor.js";
+
+/** One sequence's slice of a flattened batch, for attention over the paged KV cache. */
+export interface AttentionSeq {
+  /** Index of this sequence's first query token in the batch. */
+  readonly queryStart: number;
+  /** Number of query tokens (prefill chunk length, or 1 for decode). */
+  readonly queryLen: number;
+  /** Tokens in the KV cache for this sequence after this step (previous context + queryLen). */
+  readonly contextLen: number;
+  /** Physical block id of each logical block of this sequence. */
+  readonly blockTable: Int32Array;
+}
+
+/** One layer's paged KV cache: `numBlocks * blockSize` slots of `numKvHeads * headDim` floats each. */
+export interface KvLayer {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+}
+
+export interface AttentionArgs {
+  /** Queries, [numTokens, numHeads * headDim], already rotated. */
+  readonly q: Float32Array;
+  readonly kv: KvLayer;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly blockSize: number;
+  /** Softmax scale, normally 1/sqrt(headDim). */
+  readonly scale: number;
+  readonly seqs: readonly AttentionSeq[];
+  /** Output, [numTokens, numHeads * headDim]. */
+  readonly out: Float32Array;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  /**
+   * out[n, rows] = x[n, cols] · W^T, where W has dims [cols, rows] (each weight row is one output).
+   * Any supported weight type; x and out are fp32.
+   */
+  matmul(w: WeightTensor, x: Float32Array, n: number, out: Float32Array): void;
+
+  /** out[i, :] = row ids[i] of w, dequantized to fp32 (embedding lookup). */
+  getRows(w: WeightTensor, ids: ArrayLike<number>, out: Float32Array): void;
+
+  /** out[i, :] = x[i, :] / rms(x[i, :]) * weight, over n rows of `dim`. out may alias x. */
+  rmsNorm(x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number, out: Float32Array): void;
+
+  /**
+   * Rotate, in place, the first `ropeDim` dims of every head of x[n, numHeads * headDim] by the
+   * angle positions[i] * invFreq[j]. `invFreq` has ropeDim / 2 entries (scaling already applied).
+   */
+  rope(x: Float32Array, n: number, numHeads: number, headDim: number, ropeDim: number,
+       positions: Int32Array, invFreq: Float32Array, style: "norm" | "neox"): void;
+
+  /** Write k[i], v[i] ([n, kvDim] each) into cache slot slotMapping[i] of one layer. */
+  storeKv(kv: KvLayer, k: Float32Array, v: Float32Array, n: number, kvDim: number, slotMapping: Int32Array): void;
+
+  /** Causal attention of each sequence's queries over its cached keys/values (GQA aware). */
+  attention(args: AttentionArgs): void;
+
+  /** out[i] = silu(gate[i]) * up[i] for i < len. out may alias gate. */
+  siluMul(gate: Float32Array, up: Float32Array, len: number, out: Float32Array): void;
+
+  /** out[i] = a[i] + b[i] for i < len. out may alias a. */
+  add(a: Float32Array, b: Float32Array, len: number, out: Float32Array): void;
+
+  /** x[r, :] += bias for each of n rows (bias length = row length). */
+  addBias(x: Float32Array, bias: Float32Array, n: number): void;
+}
