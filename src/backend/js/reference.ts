@@ -1,0 +1,171 @@
+/**
+ * The reference backend: plain TypeScript, fp32 math, every quantized weight dequantized row by row.
+ * Simple and obviously correct: it is the oracle the native kernels are tested against, and the
+ * fallback when the native addon is unavailable.
+ */
+import type { AttentionArgs, Backend, KvLayer } from "../backend.js";
+import type { WeightTensor } from "../../weights/tensor.js";
+import { dequantizeRow } from "../../quant/dequant.js";
+import { GgmlType } from "../../quant/formats.js";
+
+/** Cols and rows of a 2-D weight (ggml order: dims[0] = cols). */
+function matrixShape(w: WeightTensor): { cols: number; rows: number } {
+  const cols = w.dims[0] ?? 1;
+  const rows = w.dims.slice(1).reduce((a, b) => a * b, 1);
+  return { cols, rows };
+}
+
+/** An fp32 weight viewed in place (no copy); undefined for other types. */
+function f32View(w: WeightTensor): Float32Array | undefined {
+  if (w.type !== GgmlType.F32 || w.data.byteOffset % 4 !== 0) return undefined;
+  return new Float32Array(w.data.buffer, w.data.byteOffset, w.data.byteLength / 4);
+}
+
+export function createReferenceBackend(): Backend {
+  // One dequantized-row scratch buffer, grown on demand.
+  let rowBuf = new Float32Array(0);
+  const scratchRow = (n: number): Float32Array => {
+    if (rowBuf.length < n) rowBuf = new Float32Array(n);
+    return rowBuf;
+  };
+
+  return {
+    name: "reference",
+
+    matmul(w, x, n, out) {
+      const { cols, rows } = matrixShape(w);
+      const f32 = f32View(w);
+      const row = scratchRow(cols);
+      // Loop over weight rows outermost so each row is dequantized once per call, then dotted with all n inputs.
+      for (let r = 0; r < rows; r++) {
+        let wr: Float32Array;
+        let base = 0;
+        if (f32) {
+          wr = f32;
+          base = r * cols;
+        } else {
+          dequantizeRow(w, r, row);
+          wr = row;
+        }
+        for (let t = 0; t < n; t++) {
+          const xo = t * cols;
+          let s = 0;
+          for (let c = 0; c < cols; c++) s += (wr[base + c] as number) * (x[xo + c] as number);
+          out[t * rows + r] = s;
+        }
+      }
+    },
+
+    getRows(w, ids, out) {
+      const { cols, rows } = matrixShape(w);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as number;
+        if (!(id >= 0 && id < rows)) throw new RangeError(`getRows: id ${id} out of range [0, ${rows}) for ${w.name}`);
+        dequantizeRow(w, id, out, i * cols);
+      }
+    },
+
+    rmsNorm(x, weight, n, dim, eps, out) {
+      for (let t = 0; t < n; t++) {
+        const o = t * dim;
+        let ss = 0;
+        for (let i = 0; i < dim; i++) {
+          const v = x[o + i] as number;
+          ss += v * v;
+        }
+        const inv = 1 / Math.sqrt(ss / dim + eps);
+        for (let i = 0; i < dim; i++) out[o + i] = (x[o + i] as number) * inv * (weight[i] as number);
+      }
+    },
+
+    rope(x, n, numHeads, headDim, ropeDim, positions, invFreq, style) {
+      const half = ropeDim / 2;
+      for (let t = 0; t < n; t++) {
+        const pos = positions[t] as number;
+        for (let h = 0; h < numHeads; h++) {
+          const o = (t * numHeads + h) * headDim;
+          for (let j = 0; j < half; j++) {
+            const angle = pos * (invFreq[j] as number);
+            const cos = Math.cos(angle);
+            const sin = Math.sin(angle);
+            // "norm" rotates the adjacent pair (2j, 2j+1); "neox" rotates (j, j + ropeDim/2).
+            const i0 = style === "norm" ? o + 2 * j : o + j;
+            const i1 = style === "norm" ? i0 + 1 : i0 + half;
+            const a = x[i0] as number;
+            const b = x[i1] as number;
+            x[i0] = a * cos - b * sin;
+            x[i1] = a * sin + b * cos;
+          }
+        }
+      }
+    },
+
+    storeKv(kv: KvLayer, k, v, n, kvDim, slotMapping) {
+      for (let t = 0; t < n; t++) {
+        const slot = slotMapping[t] as number;
+        kv.k.set(k.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
+        kv.v.set(v.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
+      }
+    },
+
+    attention(args: AttentionArgs) {
+      const { q, kv, numHeads, numKvHeads, headDim, blockSize, scale, seqs, out } = args;
+      const kvDim = numKvHeads * headDim;
+      const groupSize = numHeads / numKvHeads;
+      let scores = new Float32Array(0);
+      for (const seq of seqs) {
+        if (scores.length < seq.contextLen) scores = new Float32Array(seq.contextLen);
+        // Query i of this chunk sits at position contextLen - queryLen + i and sees keys 0..that position.
+        const firstPos = seq.contextLen - seq.queryLen;
+        for (let i = 0; i < seq.queryLen; i++) {
+          const t = seq.queryStart + i;
+          const numKeys = firstPos + i + 1;
+          for (let h = 0; h < numHeads; h++) {
+            const kvHead = Math.floor(h / groupSize);
+            const qo = (t * numHeads + h) * headDim;
+            let max = -Infinity;
+            for (let p = 0; p < numKeys; p++) {
+              const slot = (seq.blockTable[Math.floor(p / blockSize)] as number) * blockSize + (p % blockSize);
+              const ko = slot * kvDim + kvHead * headDim;
+              let s = 0;
+              for (let d = 0; d < headDim; d++) s += (q[qo + d] as number) * (kv.k[ko + d] as number);
+              s *= scale;
+              scores[p] = s;
+              if (s > max) max = s;
+            }
+            let sum = 0;
+            for (let p = 0; p < numKeys; p++) {
+              const e = Math.exp((scores[p] as number) - max);
+              scores[p] = e;
+              sum += e;
+            }
+            const oo = (t * numHeads + h) * headDim;
+            out.fill(0, oo, oo + headDim);
+            for (let p = 0; p < numKeys; p++) {
+              const slot = (seq.blockTable[Math.floor(p / blockSize)] as number) * blockSize + (p % blockSize);
+              const vo = slot * kvDim + kvHead * headDim;
+              const wgt = (scores[p] as number) / sum;
+              for (let d = 0; d < headDim; d++) out[oo + d] = (out[oo + d] as number) + wgt * (kv.v[vo + d] as number);
+            }
+          }
+        }
+      }
+    },
+
+    siluMul(gate, up, len, out) {
+      for (let i = 0; i < len; i++) {
+        const g = gate[i] as number;
+        out[i] = (g / (1 + Math.exp(-g))) * (up[i] as number);
+      }
+    },
+
+    add(a, b, len, out) {
+      for (let i = 0; i < len; i++) out[i] = (a[i] as number) + (b[i] as number);
+    },
+
+    addBias(x, bias, n) {
+      const d = bias.length;
+      for (let t = 0; t < n; t++) for (let i = 0; i < d; i++) x[t * d + i] = (x[t * d + i] as number) + (bias[i] as number);
+    },
+  };
+}

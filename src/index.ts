@@ -1,0 +1,69 @@
+/**
+ * Fennec's library API.
+ *
+ *   import { loadModel, loadTokenizer } from "fennec";
+ *   const model = await loadModel("stories260K.gguf");
+ *   for await (const chunk of model.generate("Once upon a time", { maxTokens: 64, temperature: 0 })) process.stdout.write(chunk.text);
+ */
+import { createBackend, type BackendKind } from "./backend/registry.js";
+import type { Backend } from "./backend/backend.js";
+import type { ModelConfig } from "./models/config.js";
+import { buildModel } from "./models/registry.js";
+import type { Model } from "./models/llama.js";
+import { generate, type GenerateParams, type GenerationChunk } from "./engine/generate.js";
+import { openModelFiles } from "./weights/load.js";
+import { InvalidArgumentError } from "./errors.js";
+import type { ModelFiles } from "./weights/model-files.js";
+import { loadTokenizer } from "./tokenizer/index.js";
+import { tokenizerForModel } from "./tokenizer/for-model.js";
+import type { Tokenizer } from "./tokenizer/types.js";
+
+export interface LoadModelOptions {
+  /** Tokenizer file, for formats that do not embed one (llama2.c) or to override the model's. */
+  readonly tokenizer?: string;
+  /** "auto" (native if available, else reference), "native" or "reference". */
+  readonly backend?: BackendKind;
+  /** Compute threads for the native backend (default: all cores). */
+  readonly threads?: number;
+  /** Context window in tokens (default: the model's trained context length). */
+  readonly contextLength?: number;
+}
+
+export interface LoadedModel {
+  /** The files as loaded (their config is the model's own, e.g. its trained context length). */
+  readonly files: ModelFiles;
+  /** The config in effect (with any `contextLength` override). */
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly backend: Backend;
+  /** The forward pass (for callers that drive batches themselves). */
+  readonly model: Model;
+  /** Stream a completion of `prompt` (text, or token ids used as-is). */
+  generate(prompt: string | readonly number[], params?: GenerateParams): AsyncIterable<GenerationChunk>;
+}
+
+export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const opened = openModelFiles(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+  if (opts.contextLength !== undefined && !(Number.isInteger(opts.contextLength) && opts.contextLength > 0)) {
+    throw new InvalidArgumentError("contextLength", `expected a positive integer, got ${opts.contextLength}`);
+  }
+  const files: ModelFiles = opts.contextLength === undefined ? opened
+    : { ...opened, config: { ...opened.config, contextLength: opts.contextLength } };
+  const tokenizer = tokenizerForModel(files, opts.tokenizer);
+  const backend = createBackend(opts.backend ?? "auto", opts.threads);
+  const model = buildModel(files, backend);
+  const extraStopIds = files.generationDefaults.eosTokenIds ?? [];
+  return {
+    files: opened,
+    config: files.config,
+    tokenizer,
+    backend,
+    model,
+    generate: (prompt, params = {}) => generate(model, tokenizer, prompt, params, extraStopIds),
+  };
+}
+
+export { loadTokenizer };
+export type { Tokenizer, GenerateParams, GenerationChunk, ModelConfig, Backend, ModelFiles };
+export type { SamplingParams } from "./sampling/types.js";
+export { FennecError, ModelFileError, UnsupportedError, InvalidArgumentError } from "./errors.js";
