@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { ModelFileError, UnsupportedError } from "../errors.js";
 import { formatOf, typeName, type GgmlType } from "../quant/formats.js";
 import type { WeightTensor } from "./tensor.js";
+import { readFileRegion } from "./file-io.js";
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 
@@ -247,15 +248,8 @@ export function readTensors(file: GgufFile, infos: readonly GgufTensorInfo[] = f
     for (const info of infos) {
       const fmt = formatOf(info.type);
       if (!fmt) throw new UnsupportedError(file.path, `tensor ${info.name} type`, `unknown ggml type ${info.type}`);
-      // allocUnsafeSlow: a dedicated (non-pooled) ArrayBuffer, 64-byte aligned by the allocator in practice.
-      const data = Buffer.allocUnsafeSlow(info.byteLength);
-      let done = 0;
-      while (done < info.byteLength) {
-        const got = fs.readSync(fd, data, done, info.byteLength - done, info.fileOffset + done);
-        if (got === 0) throw new ModelFileError(file.path, `tensor ${info.name} data`, `unexpected end of file at ${info.fileOffset + done}`);
-        done += got;
-      }
-      out.set(info.name, { name: info.name, type: info.type, dims: info.dims, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+      const data = readFileRegion(fd, file.path, `tensor ${info.name} data`, info.fileOffset, info.byteLength);
+      out.set(info.name, { name: info.name, type: info.type, dims: info.dims, data });
     }
     return out;
   } finally {
