@@ -57,6 +57,8 @@ export class Scheduler {
   private waiting: Sequence[] = [];
   private running: Sequence[] = [];
   private readonly byId = new Map<SeqId, Sequence>();
+  /** Finished by schedule() itself; handed out by the next update(). */
+  private finishedInSchedule: Sequence[] = [];
   readonly counters: SchedulerCounters = { numPreemptions: 0, numCachedPromptTokens: 0, numComputedPromptTokens: 0 };
 
   constructor(config: SchedulerConfig, blocks: BlockManager) {
@@ -127,6 +129,7 @@ export class Scheduler {
             this.waiting.shift();
             seq.status = SeqStatus.FINISHED_LENGTH;
             this.byId.delete(seq.id);
+            this.finishedInSchedule.push(seq);
             finished.push(seq.id);
             continue;
           }
@@ -146,10 +149,12 @@ export class Scheduler {
   /**
    * Apply a step's results: advance numComputedTokens, cache newly full blocks, append sampled
    * tokens and finish sequences that hit a stop token, max tokens or the context length.
-   * `sampled` maps each sampling sequence to its new token. Returns the sequences finished now.
+   * `sampled` maps each sampling sequence to its new token. Returns the sequences finished in this
+   * step (including those schedule() had to finish).
    */
   update(output: SchedulerOutput, sampled: ReadonlyMap<SeqId, number>): Sequence[] {
-    const finished: Sequence[] = [];
+    const finished: Sequence[] = this.finishedInSchedule;
+    this.finishedInSchedule = [];
     for (const s of output.scheduled) {
       const seq = this.byId.get(s.seqId);
       if (!seq || isFinished(seq) || seq.status !== SeqStatus.RUNNING) continue; // aborted meanwhile

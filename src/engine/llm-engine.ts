@@ -1,0 +1,180 @@
+/**
+ * The engine loop: step() = schedule -> run -> sample -> update, returning per-request deltas.
+ * Synchronous and single-threaded on purpose: `engine-loop.ts` drives it (in-process or inside a
+ * worker) and streams the deltas to whoever asked.
+ */
+import * as os from "node:os";
+import { BlockManager } from "./block-manager.js";
+import { createModelRunner, type ModelRunner } from "./model-runner.js";
+import { Scheduler, type SchedulerConfig } from "./scheduler.js";
+import { FINISH_REASON, SeqStatus, createSequence, type FinishReason, type SeqId, type Sequence } from "./sequence.js";
+import type { Model } from "../models/llama.js";
+import type { SamplingParams, TokenLogprob } from "../sampling/types.js";
+import { createSampler, type Sampler } from "../sampling/sampler.js";
+import { InvalidArgumentError } from "../errors.js";
+
+export interface EngineConfig {
+  readonly blockSize: number;
+  /** KV cache budget in bytes (blocks = budget / bytes per block). */
+  readonly kvCacheBytes: number;
+  readonly maxNumBatchedTokens: number;
+  readonly maxNumSeqs: number;
+  readonly policy: "fcfs" | "priority";
+  readonly enablePrefixCaching: boolean;
+}
+
+export const DEFAULT_ENGINE_CONFIG: Omit<EngineConfig, "kvCacheBytes"> = {
+  blockSize: 16,
+  maxNumBatchedTokens: 512,
+  maxNumSeqs: 64,
+  policy: "fcfs",
+  enablePrefixCaching: true,
+};
+
+export interface RequestParams extends SamplingParams {
+  readonly maxTokens?: number;
+  readonly ignoreEos?: boolean;
+  readonly priority?: number;
+  /** Extra token ids that end this request (besides the model's end-of-generation tokens). */
+  readonly stopTokenIds?: readonly number[];
+}
+
+/** One new token of one request, as produced by a step. */
+export interface TokenDelta {
+  readonly seqId: SeqId;
+  readonly tokenId: number;
+  readonly logprob: number;
+  readonly topLogprobs?: readonly TokenLogprob[];
+}
+
+export interface FinishedRequest {
+  readonly seqId: SeqId;
+  readonly reason: FinishReason;
+  readonly numPromptTokens: number;
+  readonly numCachedTokens: number;
+  readonly numOutputTokens: number;
+}
+
+export interface StepResult {
+  readonly deltas: readonly TokenDelta[];
+  readonly finished: readonly FinishedRequest[];
+  readonly numBatchedTokens: number;
+  readonly numSeqsInBatch: number;
+  readonly numPreempted: number;
+}
+
+/** KV bytes for one block of `blockSize` tokens, all layers, K and V, fp32. */
+export function kvBytesPerBlock(model: Model, blockSize: number): number {
+  const c = model.config;
+  return blockSize * c.numLayers * 2 * c.numKvHeads * c.headDim * 4;
+}
+
+/** Default KV budget: a quarter of free memory, but no more than maxNumSeqs full contexts need. */
+export function defaultKvCacheBytes(model: Model, maxNumSeqs: number): number {
+  const perToken = kvBytesPerBlock(model, 1);
+  return Math.min(os.freemem() * 0.25, perToken * model.config.contextLength * maxNumSeqs);
+}
+
+export class LLMEngine {
+  readonly model: Model;
+  readonly config: EngineConfig;
+  readonly scheduler: Scheduler;
+  readonly runner: ModelRunner;
+  readonly numBlocks: number;
+  private readonly modelStopIds: ReadonlySet<number>;
+  private readonly samplers = new Map<SeqId, Sampler>();
+  private nextSeqId = 1;
+  private arrivals = 0;
+
+  constructor(model: Model, config: EngineConfig, modelStopIds: ReadonlySet<number>) {
+    this.model = model;
+    this.config = config;
+    this.modelStopIds = modelStopIds;
+    this.numBlocks = Math.floor(config.kvCacheBytes / kvBytesPerBlock(model, config.blockSize));
+    if (this.numBlocks < 1) {
+      throw new InvalidArgumentError("kvCacheMemory", `${config.kvCacheBytes} bytes hold no block of ${config.blockSize} tokens (needs ${kvBytesPerBlock(model, config.blockSize)} bytes)`);
+    }
+    const schedulerConfig: SchedulerConfig = {
+      maxNumBatchedTokens: config.maxNumBatchedTokens,
+      maxNumSeqs: config.maxNumSeqs,
+      maxModelLen: model.config.contextLength,
+      policy: config.policy,
+      enablePrefixCaching: config.enablePrefixCaching,
+    };
+    this.scheduler = new Scheduler(schedulerConfig, new BlockManager(this.numBlocks, config.blockSize));
+    this.runner = createModelRunner(model, this.numBlocks, config.blockSize);
+  }
+
+  /** Tokens the KV cache can hold across all sequences. */
+  get kvCacheTokens(): number {
+    return this.numBlocks * this.config.blockSize;
+  }
+
+  /** Validate and queue a request; returns its id. Throws InvalidArgumentError on bad input. */
+  addRequest(promptIds: readonly number[], params: RequestParams = {}): SeqId {
+    const c = this.model.config;
+    if (promptIds.length === 0) throw new InvalidArgumentError("prompt", "is empty");
+    for (const id of promptIds) {
+      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError("prompt", `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+    }
+    const maxTokens = params.maxTokens ?? c.contextLength - promptIds.length;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError("max_tokens", `expected an integer >= 1, got ${maxTokens}`);
+    if (promptIds.length + maxTokens > c.contextLength) {
+      throw new InvalidArgumentError("max_tokens", `${promptIds.length} prompt tokens + ${maxTokens} max tokens exceed the context length of ${c.contextLength}`);
+    }
+    const sampler = createSampler(params, c.vocabSize);
+    const id = this.nextSeqId++;
+    const seq = createSequence(id, promptIds, {
+      sampling: params,
+      maxTokens,
+      stopTokenIds: new Set([...this.modelStopIds, ...(params.stopTokenIds ?? [])]),
+      ignoreEos: params.ignoreEos ?? false,
+      priority: params.priority ?? 0,
+    }, this.arrivals++);
+    this.samplers.set(id, sampler);
+    this.scheduler.add(seq);
+    return id;
+  }
+
+  /** Stop a request now (client gone, stop string matched); its KV blocks are freed immediately. */
+  abort(id: SeqId, reason: "abort" | "stop" = "abort"): FinishedRequest | undefined {
+    const seq = this.scheduler.finish(id, reason === "stop" ? SeqStatus.FINISHED_STOPPED : SeqStatus.FINISHED_ABORTED);
+    this.samplers.delete(id);
+    return seq ? finishedOf(seq) : undefined;
+  }
+
+  hasWork(): boolean {
+    return this.scheduler.hasWork();
+  }
+
+  step(): StepResult {
+    const out = this.scheduler.schedule();
+    const finished: FinishedRequest[] = [];
+    const { logits, seqIds } = this.runner.run(out);
+    const V = this.model.config.vocabSize;
+    const deltas: TokenDelta[] = [];
+    const sampled = new Map<SeqId, number>();
+    seqIds.forEach((id, row) => {
+      const seq = this.scheduler.get(id) as Sequence;
+      const sampler = this.samplers.get(id) as Sampler;
+      const s = sampler.sample(logits.subarray(row * V, (row + 1) * V), seq.tokenIds.slice(0, seq.numPromptTokens), seq.tokenIds.slice(seq.numPromptTokens));
+      sampled.set(id, s.id);
+      deltas.push({ seqId: id, tokenId: s.id, logprob: s.logprob, ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) });
+    });
+    for (const seq of this.scheduler.update(out, sampled)) {
+      this.samplers.delete(seq.id);
+      finished.push(finishedOf(seq));
+    }
+    return { deltas, finished, numBatchedTokens: out.numBatchedTokens, numSeqsInBatch: out.scheduled.length, numPreempted: out.preempted.length };
+  }
+}
+
+function finishedOf(seq: Sequence): FinishedRequest {
+  return {
+    seqId: seq.id,
+    reason: FINISH_REASON[seq.status] ?? "abort",
+    numPromptTokens: seq.numPromptTokens,
+    numCachedTokens: seq.numCachedTokens,
+    numOutputTokens: seq.tokenIds.length - seq.numPromptTokens,
+  };
+}
