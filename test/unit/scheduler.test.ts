@@ -119,6 +119,7 @@ test("a sequence that cannot fit even alone is finished with 'length', never a d
   s.add(seq(1, prompt(20)));
   const r = step(s);
   assert.deepEqual(r.out.finished, [1]);
+  assert.deepEqual(r.finished.map((x) => [x.id, x.status]), [[1, SeqStatus.FINISHED_LENGTH]]);
   assert.equal(s.hasWork(), false);
   assert.equal(s.blocks.stats().numUsedBlocks, 0);
 });
