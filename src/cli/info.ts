@@ -3,7 +3,14 @@ import { openModelFiles } from "../weights/load.js";
 import { typeName } from "../quant/formats.js";
 import { tokenizerForModel } from "../tokenizer/for-model.js";
 import { FennecError } from "../errors.js";
+import type { TokenizerKind } from "../tokenizer/types.js";
 import { parse, positional, stringFlag } from "./args.js";
+
+const TOKENIZER_KIND_NAMES: Record<TokenizerKind, string> = {
+  spm: "SentencePiece-style BPE",
+  bpe: "byte-level BPE",
+  wpm: "WordPiece",
+};
 
 export async function infoCommand(argv: string[]): Promise<number> {
   const p = parse(argv, { tokenizer: { type: "string" }, json: { type: "boolean" } });
@@ -22,7 +29,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
   let tokenizer = "none (pass --tokenizer)";
   try {
     const tok = tokenizerForModel(files, tokenizerPath);
-    tokenizer = `${tok.kind === "spm" ? "SentencePiece-style BPE" : "byte-level BPE"}, ${tok.vocabSize} tokens`;
+    tokenizer = `${TOKENIZER_KIND_NAMES[tok.kind]}, ${tok.vocabSize} tokens`;
   } catch (e) {
     if (!(e instanceof FennecError)) throw e;
     tokenizer = `unavailable (${e.message})`;

@@ -19,7 +19,8 @@ export interface StreamDecoder {
   flush(): string;
 }
 
-export type TokenizerKind = "spm" | "bpe";
+/** "wpm": WordPiece (BERT-style embedding models). */
+export type TokenizerKind = "spm" | "bpe" | "wpm";
 
 export interface Tokenizer {
   /** "spm": SentencePiece-style BPE over scores with ▁ and <0xNN> byte fallback; "bpe": byte-level BPE over merges. */
