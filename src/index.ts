@@ -67,3 +67,7 @@ export { loadTokenizer };
 export type { Tokenizer, GenerateParams, GenerationChunk, ModelConfig, Backend, ModelFiles };
 export type { SamplingParams } from "./sampling/types.js";
 export { FennecError, ModelFileError, UnsupportedError, InvalidArgumentError } from "./errors.js";
+export { createEngine, type EngineOptions } from "./engine/create.js";
+export type { EngineClient, EngineStats, StepInfo } from "./engine/client.js";
+export type { RequestParams } from "./engine/llm-engine.js";
+export type { RequestEvent } from "./engine/engine-loop.js";

@@ -4,6 +4,8 @@
  */
 import type { FinishedRequest, LLMEngine, RequestParams, StepResult, TokenDelta } from "./llm-engine.js";
 import type { SeqId } from "./sequence.js";
+import type { EngineClient, EngineStats, StepInfo } from "./client.js";
+import type { ModelConfig } from "../models/config.js";
 
 export type RequestEvent =
   | ({ readonly type: "token" } & TokenDelta)
@@ -35,19 +37,47 @@ class EventQueue {
   }
 }
 
-export class EngineLoop {
+export class EngineLoop implements EngineClient {
   readonly engine: LLMEngine;
   private readonly queues = new Map<SeqId, EventQueue>();
   private running = false;
-  /** Called after every step (metrics, logging). */
-  onStep: ((r: StepResult, stepMs: number) => void) | undefined;
+  private closed = false;
+  private readonly stepListeners: ((s: StepInfo, r: StepResult) => void)[] = [];
 
   constructor(engine: LLMEngine) {
     this.engine = engine;
   }
 
+  get config(): ModelConfig {
+    return this.engine.model.config;
+  }
+
+  onStep(listener: (s: StepInfo, r: StepResult) => void): void {
+    this.stepListeners.push(listener);
+  }
+
+  stats(): EngineStats {
+    const s = this.engine.scheduler;
+    const b = s.blocks.stats();
+    return {
+      numRunning: s.numRunning,
+      numWaiting: s.numWaiting,
+      kvCacheUsage: b.numUsedBlocks / b.numBlocks,
+      kvCacheTokens: this.engine.kvCacheTokens,
+      numPreemptions: s.counters.numPreemptions,
+      prefixCacheQueries: b.prefixQueries * s.blocks.blockSize,
+      prefixCacheHits: b.prefixHits * s.blocks.blockSize,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.queues.keys()]) this.abort(id);
+  }
+
   /** Queue a request and stream its events; stopping iteration aborts it. */
   generate(promptIds: readonly number[], params: RequestParams = {}): { id: SeqId; events: AsyncIterable<RequestEvent> } {
+    if (this.closed) throw new Error("EngineLoop.generate: the engine is closed");
     const id = this.engine.addRequest(promptIds, params);
     const q = new EventQueue();
     this.queues.set(id, q);
@@ -70,7 +100,7 @@ export class EngineLoop {
   }
 
   private loop(): void {
-    if (!this.engine.hasWork()) {
+    if (!this.engine.hasWork() || this.closed) {
       this.running = false;
       return;
     }
@@ -82,7 +112,8 @@ export class EngineLoop {
       this.queues.get(f.seqId)?.push({ type: "finished", ...f });
       this.queues.delete(f.seqId);
     }
-    this.onStep?.(r, ms);
+    const info: StepInfo = { numBatchedTokens: r.numBatchedTokens, numSeqsInBatch: r.numSeqsInBatch, stepMs: ms };
+    for (const l of this.stepListeners) l(info, r);
     setImmediate(() => this.loop());
   }
 }

@@ -23,12 +23,14 @@ const continuation = fs.readFileSync(golden("stories260K_t0_n64_prompt_once_upon
 test("run: GGUF greedy continuation on stdout (no prompt echo), speed on stderr", () => {
   const r = fennec("run", stories("stories260K.gguf"), "--prompt", "Once upon a time", "--max-tokens", "64", "--temperature", "0");
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, continuation);
+  // The golden file is run.c's 64 steps counted from BOS (60 new tokens); 64 new tokens extend it.
+  assert.ok(r.stdout.startsWith(continuation), r.stdout);
+  assert.ok(r.stdout.length > continuation.length);
   assert.match(r.stderr, /prefill 5 tokens in [\d.]+ ms \([\d.]+ tok\/s\), decode 64 tokens in [\d.]+ ms \([\d.]+ tok\/s\)/);
 });
 
 test("run: llama2.c .bin with --tokenizer tok512.bin gives the same text", () => {
-  const r = fennec("run", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--prompt", "Once upon a time", "--max-tokens", "64", "--temperature", "0");
+  const r = fennec("run", stories("stories260K.bin"), "--tokenizer", stories("tok512.bin"), "--prompt", "Once upon a time", "--max-tokens", "60", "--temperature", "0");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, continuation);
 });

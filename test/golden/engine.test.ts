@@ -44,7 +44,7 @@ test("batch invariance: 16 prompts run concurrently give the same greedy tokens 
   // Small budget: prompts are prefilled in chunks while others decode, in mixed batches.
   const loop = new EngineLoop(engine({ maxNumBatchedTokens: 24 }));
   let maxBatch = 0;
-  loop.onStep = (r) => { maxBatch = Math.max(maxBatch, r.numSeqsInBatch); };
+  loop.onStep((st) => { maxBatch = Math.max(maxBatch, st.numSeqsInBatch); });
   const together = await Promise.all(prompts.map((p) => collect(loop.generate(p, { temperature: 0, maxTokens: 24 }).events)));
   assert.equal(maxBatch, 16);
   together.forEach((r, i) => assert.deepEqual(r.ids, alone[i], `prompt ${i}`));
