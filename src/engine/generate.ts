@@ -98,7 +98,7 @@ export async function* generate(
       finishReason = "stop";
       break;
     }
-    yield { text: decoder.push(s.id), tokenId: s.id, logprob: s.logprob, ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) };
+    yield { text: decoder.push(s.id), tokenId: s.id, ...(s.logprob !== undefined ? { logprob: s.logprob } : {}), ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) };
     const pos = promptIds.length + outputIds.length - 1;
     if (outputIds.length >= maxTokens || pos + 1 >= totalLen) break;
     logits = step([s.id], pos);

@@ -43,7 +43,7 @@ export interface RequestParams extends SamplingParams {
 export interface TokenDelta {
   readonly seqId: SeqId;
   readonly tokenId: number;
-  readonly logprob: number;
+  readonly logprob?: number;
   readonly topLogprobs?: readonly TokenLogprob[];
 }
 
@@ -159,7 +159,7 @@ export class LLMEngine {
       const sampler = this.samplers.get(id) as Sampler;
       const s = sampler.sample(logits.subarray(row * V, (row + 1) * V), seq.tokenIds.slice(0, seq.numPromptTokens), seq.tokenIds.slice(seq.numPromptTokens));
       sampled.set(id, s.id);
-      deltas.push({ seqId: id, tokenId: s.id, logprob: s.logprob, ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) });
+      deltas.push({ seqId: id, tokenId: s.id, ...(s.logprob !== undefined ? { logprob: s.logprob } : {}), ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) });
     });
     for (const seq of this.scheduler.update(out, sampled)) {
       this.samplers.delete(seq.id);

@@ -27,6 +27,8 @@ export interface ResolvedSamplingParams {
   /** The request's seed; undefined = the sampler draws a random one (and reports it). */
   readonly seed: number | undefined;
   readonly logprobs: number;
+  /** Whether logprobs were asked for at all (computing them costs a pass over the vocabulary). */
+  readonly returnLogprobs: boolean;
 }
 
 function num(param: string, value: unknown, fallback: number): number {
@@ -114,5 +116,6 @@ export function resolveSamplingParams(params: SamplingParams, vocabSize: number)
     logitBias: resolveLogitBias(params.logitBias, vocabSize),
     seed,
     logprobs: Math.min(logprobs, vocabSize),
+    returnLogprobs: params.logprobs !== undefined,
   };
 }

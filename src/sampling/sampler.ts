@@ -17,6 +17,7 @@ import { createRng, randomSeed, type Rng } from "./rng.js";
 import { resolveSamplingParams, type ResolvedSamplingParams } from "./params.js";
 import {
   argmax,
+  checkRow,
   collectAtLeast,
   keepAtLeast,
   maxLogit,
@@ -67,10 +68,12 @@ class SeededSampler implements Sampler {
     if (logits.length !== this.vocabSize) {
       throw new RangeError(`sampler: logits has ${logits.length} entries, expected vocabSize ${this.vocabSize}`);
     }
-    const raw = softmaxStats(logits);
-    const numTop = this.params.logprobs;
+    // softmaxStats validates the row as it goes; without logprobs a comparison-only scan does.
+    const raw = this.params.returnLogprobs ? softmaxStats(logits) : undefined;
+    if (!raw) checkRow(logits);
+    const numTop = raw ? this.params.logprobs : 0;
     const topLogprobs: TokenLogprob[] | undefined =
-      numTop > 0 ? topTokens(logits, numTop).map((id) => ({ id, logprob: logits[id]! - raw.logZ })) : undefined;
+      raw && numTop > 0 ? topTokens(logits, numTop).map((id) => ({ id, logprob: logits[id]! - raw.logZ })) : undefined;
 
     const saved = new Map<number, number>(); // id -> raw logit, for every id written below
     let id: number;
@@ -81,6 +84,7 @@ class SeededSampler implements Sampler {
     } finally {
       for (const [i, v] of saved) logits[i] = v;
     }
+    if (!raw) return { id };
     const logprob = logits[id]! - raw.logZ;
     return topLogprobs === undefined ? { id, logprob } : { id, logprob, topLogprobs };
   }

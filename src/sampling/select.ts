@@ -56,6 +56,17 @@ export function softmaxStats(logits: Float32Array): SoftmaxStats {
   return { max, argmax: best, sum, logZ };
 }
 
+/** Throws unless every logit is finite or -Infinity and at least one is finite (comparisons only: no exp). */
+export function checkRow(logits: Float32Array): void {
+  let anyFinite = false;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v !== v || v === Infinity) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+    if (v !== -Infinity) anyFinite = true;
+  }
+  if (!anyFinite) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+}
+
 /**
  * The k best ids (k <= logits.length), best first. A size-k heap whose root is the worst kept id:
  * O(V log k) worst case, ~V comparisons in practice, then O(k log k) to order the k survivors.

@@ -18,7 +18,8 @@ export interface SamplingParams {
   readonly logitBias?: Readonly<Record<number, number>>;
   /** Seed of the request's own RNG: same seed + same inputs = same tokens. Random if absent. */
   readonly seed?: number;
-  /** Return the logprobs of the chosen token and of the top-N alternatives (0 = chosen token only). */
+  /** Return the logprobs of the chosen token and of the top-N alternatives (0 = chosen token only;
+   * absent = none: sampling then skips the log-softmax over the vocabulary). */
   readonly logprobs?: number;
 }
 
@@ -29,8 +30,8 @@ export interface TokenLogprob {
 
 export interface SampleResult {
   readonly id: number;
-  /** log p(id) under the model's distribution (log-softmax of the raw logits). */
-  readonly logprob: number;
+  /** log p(id) under the model's distribution (log-softmax of the raw logits), when logprobs were requested. */
+  readonly logprob?: number;
   /** The top-N alternatives by logprob, most likely first, when params.logprobs > 0. */
   readonly topLogprobs?: readonly TokenLogprob[];
 }

@@ -355,7 +355,7 @@ describe("logprobs", () => {
     const s = createSampler(params, 3000);
     for (let d = 0; d < 50; d++) {
       const r = s.sample(logits, [order[0]!], [order[1]!]);
-      assert.ok(Math.abs(r.logprob - expected[r.id]!) < 1e-5);
+      assert.ok(Math.abs((r.logprob ?? NaN) - expected[r.id]!) < 1e-5);
       assert.ok(r.topLogprobs !== undefined);
       assert.deepEqual(r.topLogprobs.map((t) => t.id), order.slice(0, 5));
       for (const t of r.topLogprobs) assert.ok(Math.abs(t.logprob - expected[t.id]!) < 1e-5);
@@ -363,10 +363,20 @@ describe("logprobs", () => {
   });
 
   it("logprobs 0 gives only the chosen token's; greedy too", () => {
-    const r = createSampler({ temperature: 0 }, 3000).sample(logits, [], []);
+    const r = createSampler({ temperature: 0, logprobs: 0 }, 3000).sample(logits, [], []);
     assert.equal(r.id, order[0]);
     assert.equal(r.topLogprobs, undefined);
-    assert.ok(Math.abs(r.logprob - expected[order[0]!]!) < 1e-5);
+    assert.ok(Math.abs((r.logprob ?? NaN) - expected[order[0]!]!) < 1e-5);
+  });
+
+  it("no logprobs requested: none computed, same token chosen", () => {
+    for (const temperature of [0, 0.7]) {
+      const a = createSampler({ temperature, seed: 9 }, 3000).sample(logits, [], []);
+      const b = createSampler({ temperature, seed: 9, logprobs: 2 }, 3000).sample(logits, [], []);
+      assert.equal(a.logprob, undefined);
+      assert.equal(a.topLogprobs, undefined);
+      assert.equal(a.id, b.id);
+    }
   });
 
   it("rejects a logits row of the wrong size or without a finite value", () => {
