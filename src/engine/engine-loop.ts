@@ -11,13 +11,21 @@ export type RequestEvent =
   | ({ readonly type: "token" } & TokenDelta)
   | ({ readonly type: "finished" } & FinishedRequest);
 
-/** An unbounded single-consumer queue bridged to an async iterator. */
-class EventQueue {
+/**
+ * An unbounded single-consumer queue bridged to an async iterator: the engine side pushes events,
+ * the request's consumer iterates; the stream ends after the "finished" event, or throws if failed.
+ */
+export class EventQueue {
   private items: RequestEvent[] = [];
   private wake: (() => void) | undefined;
-  done = false;
+  private error: Error | undefined;
   push(e: RequestEvent): void {
     this.items.push(e);
+    this.wake?.();
+  }
+  /** End the stream with an error (the engine died). */
+  fail(error: Error): void {
+    this.error = error;
     this.wake?.();
   }
   async *drain(onReturn: () => void): AsyncGenerator<RequestEvent> {
@@ -28,6 +36,7 @@ class EventQueue {
           yield e;
           if (e.type === "finished") return;
         }
+        if (this.error) throw this.error;
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = undefined;
       }
@@ -57,17 +66,7 @@ export class EngineLoop implements EngineClient {
   }
 
   stats(): EngineStats {
-    const s = this.engine.scheduler;
-    const b = s.blocks.stats();
-    return {
-      numRunning: s.numRunning,
-      numWaiting: s.numWaiting,
-      kvCacheUsage: b.numUsedBlocks / b.numBlocks,
-      kvCacheTokens: this.engine.kvCacheTokens,
-      numPreemptions: s.counters.numPreemptions,
-      prefixCacheQueries: b.prefixQueries * s.blocks.blockSize,
-      prefixCacheHits: b.prefixHits * s.blocks.blockSize,
-    };
+    return this.engine.stats();
   }
 
   async close(): Promise<void> {

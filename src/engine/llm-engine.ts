@@ -11,6 +11,9 @@ import { FINISH_REASON, SeqStatus, createSequence, type FinishReason, type SeqId
 import type { Model } from "../models/llama.js";
 import type { SamplingParams, TokenLogprob } from "../sampling/types.js";
 import { createSampler, type Sampler } from "../sampling/sampler.js";
+import { resolveSamplingParams } from "../sampling/params.js";
+import type { ModelConfig } from "../models/config.js";
+import type { EngineStats } from "./client.js";
 import { InvalidArgumentError } from "../errors.js";
 
 export interface EngineConfig {
@@ -110,20 +113,13 @@ export class LLMEngine {
     return this.numBlocks * this.config.blockSize;
   }
 
-  /** Validate and queue a request; returns its id. Throws InvalidArgumentError on bad input. */
-  addRequest(promptIds: readonly number[], params: RequestParams = {}): SeqId {
-    const c = this.model.config;
-    if (promptIds.length === 0) throw new InvalidArgumentError("prompt", "is empty");
-    for (const id of promptIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError("prompt", `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
-    }
-    const maxTokens = params.maxTokens ?? c.contextLength - promptIds.length;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError("max_tokens", `expected an integer >= 1, got ${maxTokens}`);
-    if (promptIds.length + maxTokens > c.contextLength) {
-      throw new InvalidArgumentError("max_tokens", `${promptIds.length} prompt tokens + ${maxTokens} max tokens exceed the context length of ${c.contextLength}`);
-    }
-    const sampler = createSampler(params, c.vocabSize);
-    const id = this.nextSeqId++;
+  /**
+   * Validate and queue a request; returns its id (`id` if given: the worker client assigns ids).
+   * Throws InvalidArgumentError on bad input.
+   */
+  addRequest(promptIds: readonly number[], params: RequestParams = {}, id: SeqId = this.nextSeqId++): SeqId {
+    const maxTokens = validateRequest(this.model.config, promptIds, params);
+    const sampler = createSampler(params, this.model.config.vocabSize);
     const seq = createSequence(id, promptIds, {
       sampling: params,
       maxTokens,
@@ -147,6 +143,20 @@ export class LLMEngine {
     return this.scheduler.hasWork();
   }
 
+  stats(): EngineStats {
+    const s = this.scheduler;
+    const b = s.blocks.stats();
+    return {
+      numRunning: s.numRunning,
+      numWaiting: s.numWaiting,
+      kvCacheUsage: b.numUsedBlocks / b.numBlocks,
+      kvCacheTokens: this.kvCacheTokens,
+      numPreemptions: s.counters.numPreemptions,
+      prefixCacheQueries: b.prefixQueries * s.blocks.blockSize,
+      prefixCacheHits: b.prefixHits * s.blocks.blockSize,
+    };
+  }
+
   step(): StepResult {
     const out = this.scheduler.schedule();
     const finished: FinishedRequest[] = [];
@@ -167,6 +177,25 @@ export class LLMEngine {
     }
     return { deltas, finished, numBatchedTokens: out.numBatchedTokens, numSeqsInBatch: out.scheduled.length, numPreempted: out.preempted.length };
   }
+}
+
+/**
+ * Check a request against the model (prompt ids in the vocabulary, prompt + max tokens within the
+ * context, sampling parameters) and return its effective max tokens. Pure: the front end calls it
+ * too, so a bad request is refused before it reaches the engine thread.
+ */
+export function validateRequest(c: ModelConfig, promptIds: readonly number[], params: RequestParams): number {
+  if (promptIds.length === 0) throw new InvalidArgumentError("prompt", "is empty");
+  for (const id of promptIds) {
+    if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new InvalidArgumentError("prompt", `token id ${id} is outside the vocabulary [0, ${c.vocabSize})`);
+  }
+  const maxTokens = params.maxTokens ?? c.contextLength - promptIds.length;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InvalidArgumentError("max_tokens", `expected an integer >= 1, got ${maxTokens}`);
+  if (promptIds.length + maxTokens > c.contextLength) {
+    throw new InvalidArgumentError("max_tokens", `${promptIds.length} prompt tokens + ${maxTokens} max tokens exceed the context length of ${c.contextLength}`);
+  }
+  resolveSamplingParams(params, c.vocabSize);
+  return maxTokens;
 }
 
 function finishedOf(seq: Sequence): FinishedRequest {

@@ -70,6 +70,7 @@ export class Scheduler {
   get numRunning(): number { return this.running.length; }
   hasWork(): boolean { return this.waiting.length + this.running.length > 0; }
   get(id: SeqId): Sequence | undefined { return this.byId.get(id); }
+  runningAndWaitingIds(): SeqId[] { return [...this.byId.keys()]; }
 
   add(seq: Sequence): void {
     this.byId.set(seq.id, seq);
