@@ -12,6 +12,7 @@ import { buildModel } from "./models/registry.js";
 import type { Model } from "./models/llama.js";
 import { generate, type GenerateParams, type GenerationChunk } from "./engine/generate.js";
 import { openModelFiles } from "./weights/load.js";
+import { resolveModelPath } from "./control/hub.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { ModelFiles } from "./weights/model-files.js";
 import { loadTokenizer } from "./tokenizer/index.js";
@@ -27,6 +28,8 @@ export interface LoadModelOptions {
   readonly threads?: number;
   /** Context window in tokens (default: the model's trained context length). */
   readonly contextLength?: number;
+  /** Where `hf:` models are downloaded (default ~/.cache/fennec). */
+  readonly cacheDir?: string;
 }
 
 export interface LoadedModel {
@@ -42,8 +45,10 @@ export interface LoadedModel {
   generate(prompt: string | readonly number[], params?: GenerateParams): AsyncIterable<GenerationChunk>;
 }
 
+/** `path`: a GGUF file, an HF directory, a llama2.c .bin, or an `hf:owner/repo[/file.gguf]` spec (downloaded once). */
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
-  const opened = openModelFiles(path, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+  const localPath = await resolveModelPath(path, opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {});
+  const opened = openModelFiles(localPath, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
   if (opts.contextLength !== undefined && !(Number.isInteger(opts.contextLength) && opts.contextLength > 0)) {
     throw new InvalidArgumentError("contextLength", `expected a positive integer, got ${opts.contextLength}`);
   }

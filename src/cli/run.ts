@@ -6,12 +6,13 @@ import { InvalidArgumentError } from "../errors.js";
 import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const RUN_USAGE = `fennec run <model> --prompt "..." [--tokenizer FILE] [--max-tokens N] [--temperature T]
-    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--backend auto|native|reference]`;
+    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--cache-dir DIR] [--backend auto|native|reference]`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
     prompt: { type: "string", short: "p" },
     tokenizer: { type: "string" },
+    "cache-dir": { type: "string" },
     "max-tokens": { type: "string", short: "n" },
     temperature: { type: "string" },
     "top-k": { type: "string" },
@@ -38,6 +39,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     backend: backend as BackendKind,
     ...(threads !== undefined ? { threads } : {}),
     ...(tokenizer !== undefined ? { tokenizer } : {}),
+    ...(p.values["cache-dir"] !== undefined ? { cacheDir: stringFlag(p, "cache-dir") as string } : {}),
     ...(contextLength !== undefined ? { contextLength } : {}),
   });
   if (contextLength !== undefined && contextLength > loaded.files.config.contextLength) {

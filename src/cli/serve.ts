@@ -10,7 +10,7 @@ import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const SERVE_USAGE = `fennec serve <model> [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--served-model-name NAME]
     [--max-queue N] [--tokenizer FILE] [--ctx-size N] [--threads N] [--max-num-seqs N] [--max-num-batched-tokens N]
-    [--kv-cache-memory BYTES|2GiB] [--chat-template FILE] [--backend auto|native|reference] [--log-requests]`;
+    [--kv-cache-memory BYTES|2GiB] [--chat-template FILE] [--backend auto|native|reference] [--log-requests] [--cache-dir DIR]`;
 
 const GRACE_MS = 30_000;
 
@@ -22,6 +22,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     "served-model-name": { type: "string" },
     "max-queue": { type: "string" },
     tokenizer: { type: "string" },
+    "cache-dir": { type: "string" },
     "ctx-size": { type: "string", short: "c" },
     threads: { type: "string" },
     "max-num-seqs": { type: "string" },
@@ -47,6 +48,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...opt("servedModelName", stringFlag(p, "served-model-name")),
     ...opt("maxQueue", numberFlag(p, "max-queue", { integer: true, min: 0 })),
     ...opt("tokenizer", stringFlag(p, "tokenizer")),
+    ...opt("cacheDir", stringFlag(p, "cache-dir")),
     ...opt("contextLength", numberFlag(p, "ctx-size", { integer: true, min: 1 })),
     ...opt("threads", numberFlag(p, "threads", { integer: true, min: 1 })),
     ...opt("maxNumSeqs", numberFlag(p, "max-num-seqs", { integer: true, min: 1 })),

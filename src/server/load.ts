@@ -14,17 +14,20 @@ import { InvalidArgumentError, ModelFileError } from "../errors.js";
 import { tokenizerForModel } from "../tokenizer/for-model.js";
 import type { Tokenizer } from "../tokenizer/types.js";
 import { openModelFiles } from "../weights/load.js";
+import { resolveModelPath } from "../control/hub.js";
 import type { ModelFiles } from "../weights/model-files.js";
 import { ChatTemplate } from "./chat-template.js";
 import type { ServerMetrics } from "./metrics.js";
 import { Admission, type RequestRecord, type ServingContext } from "./openai/serving.js";
 
 export interface LoadOptions {
-  /** A GGUF file, a Hugging Face directory, or a llama2.c .bin (with `tokenizer`). */
+  /** A GGUF file, a Hugging Face directory, a llama2.c .bin (with `tokenizer`), or an `hf:` spec. */
   readonly model: string;
   /** The name clients use in `model` (default: the file's name without extension). */
   readonly servedModelName?: string;
   readonly tokenizer?: string;
+  /** Where `hf:` models are downloaded (default ~/.cache/fennec). */
+  readonly cacheDir?: string;
   readonly contextLength?: number;
   readonly threads?: number;
   readonly backend?: BackendKind;
@@ -55,22 +58,24 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
     ...(opts.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: opts.maxNumBatchedTokens } : {}),
     ...(opts.kvCacheBytes !== undefined ? { kvCacheBytes: opts.kvCacheBytes } : {}),
   };
+  // An hf: spec is downloaded (once) here, so the engine thread only ever sees a local path.
+  const modelPath = await resolveModelPath(opts.model, opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {});
   let files: ModelFiles;
   let tokenizer: Tokenizer;
   let engine: EngineClient;
   let backend: string;
   const started = performance.now();
   if (opts.engineThread === "main") {
-    const loaded = await loadModel(opts.model, load);
+    const loaded = await loadModel(modelPath, load);
     files = loaded.files;
     tokenizer = loaded.tokenizer;
     engine = createEngine(loaded, engineOpts);
     backend = loaded.backend.name;
   } else {
-    files = openModelFiles(opts.model, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+    files = openModelFiles(modelPath, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
     tokenizer = tokenizerForModel(files, opts.tokenizer);
     const template = resolveTemplate(opts, files, tokenizer); // fail fast, before the model loads
-    const worker = await WorkerEngineClient.start({ modelPath: opts.model, load, engine: engineOpts });
+    const worker = await WorkerEngineClient.start({ modelPath, load, engine: engineOpts });
     engine = worker;
     backend = worker.backend;
     return context(template);
