@@ -12,6 +12,7 @@ import { buildModel } from "./models/registry.js";
 import type { Model } from "./models/llama.js";
 import { generate, type GenerateParams, type GenerationChunk } from "./engine/generate.js";
 import { openModelFiles } from "./weights/load.js";
+import { quantizeModelFiles } from "./quant/model-quantize.js";
 import { resolveModelPath } from "./control/hub.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { ModelFiles } from "./weights/model-files.js";
@@ -30,6 +31,8 @@ export interface LoadModelOptions {
   readonly contextLength?: number;
   /** Where `hf:` models are downloaded (default ~/.cache/fennec). */
   readonly cacheDir?: string;
+  /** Quantize the weights at load time to a llama.cpp file type ("q8_0", "q4_0", "q4_k_m", "f16", ...). */
+  readonly quantize?: string;
 }
 
 export interface LoadedModel {
@@ -48,7 +51,8 @@ export interface LoadedModel {
 /** `path`: a GGUF file, an HF directory, a llama2.c .bin, or an `hf:owner/repo[/file.gguf]` spec (downloaded once). */
 export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
   const localPath = await resolveModelPath(path, opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {});
-  const opened = openModelFiles(localPath, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+  const raw = openModelFiles(localPath, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
+  const opened = opts.quantize !== undefined ? quantizeModelFiles(raw, opts.quantize) : raw;
   if (opts.contextLength !== undefined && !(Number.isInteger(opts.contextLength) && opts.contextLength > 0)) {
     throw new InvalidArgumentError("contextLength", `expected a positive integer, got ${opts.contextLength}`);
   }

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const RUN_USAGE = `fennec run <model> --prompt "..." [--tokenizer FILE] [--max-tokens N] [--temperature T]
-    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--cache-dir DIR] [--backend auto|native|reference]`;
+    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--cache-dir DIR] [--backend auto|native|reference] [--quantize TYPE]`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
@@ -24,6 +24,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     "ctx-size": { type: "string", short: "c" },
     backend: { type: "string" },
     "ignore-eos": { type: "boolean" },
+    quantize: { type: "string" },
   });
   const modelPath = positional(p, 0, "model");
   const prompt = stringFlag(p, "prompt");
@@ -41,6 +42,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...(tokenizer !== undefined ? { tokenizer } : {}),
     ...(p.values["cache-dir"] !== undefined ? { cacheDir: stringFlag(p, "cache-dir") as string } : {}),
     ...(contextLength !== undefined ? { contextLength } : {}),
+    ...(p.values.quantize !== undefined ? { quantize: stringFlag(p, "quantize") as string } : {}),
   });
   if (contextLength !== undefined && contextLength > loaded.files.config.contextLength) {
     process.stderr.write(`fennec: warning: --ctx-size ${contextLength} exceeds the model's trained context length ${loaded.files.config.contextLength}\n`);

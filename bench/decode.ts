@@ -1,0 +1,282 @@
+/**
+ * End-to-end model speed, as llama-bench's pp512 / tg128: prompt processing (one 512-token batch
+ * from an empty cache) and generation (128 tokens one at a time, greedy) in tokens/s, for Fennec
+ * (native backend) and for llama.cpp (node-llama-cpp's prebuilt CPU build) on the same file and
+ * thread count; and the decode roofline: weight bytes read per generated token / measured memory
+ * bandwidth.
+ *
+ *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama]
+ *   npm run bench:decode -- --presets [--all] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
+ *
+ * --presets synthesizes qwen2.5-0.5b and llama-3.2-1b (--all: also smollm2-135m, tinyllama-1.1b) at
+ * each type into a cache directory (reused on the next run) and prints a markdown table.
+ * Each engine runs in a child process of its own; each figure is the best of --reps runs.
+ * Fennec's numbers are forward passes driven directly (no scheduler); llama.cpp's go through
+ * node-llama-cpp (a JS call per generated token, ~0.1 ms) with its default F16 KV cache, flash
+ * attention off; Fennec's KV cache is F32.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { getLlama, type Llama } from "node-llama-cpp";
+import { loadModel } from "../src/index.js";
+import { loadNativeAddon, nativeCtx } from "../src/backend/native/index.js";
+import { readGguf } from "../src/weights/gguf.js";
+import { openModelFiles } from "../src/weights/load.js";
+import { parameterCount } from "../src/models/presets.js";
+import { synthesize } from "../src/models/synth.js";
+import { XorShift128 } from "../src/quant/random-blocks.js";
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    threads: { type: "string" },
+    pp: { type: "string" },
+    tg: { type: "string" },
+    "no-llama": { type: "boolean" },
+    presets: { type: "boolean" },
+    all: { type: "boolean" },
+    types: { type: "string" },
+    "cache-dir": { type: "string" },
+    reps: { type: "string" },
+    child: { type: "string" },
+  },
+});
+const threads = flags.threads !== undefined ? Number(flags.threads) : os.availableParallelism();
+const PP = flags.pp !== undefined ? Number(flags.pp) : 512;
+const TG = flags.tg !== undefined ? Number(flags.tg) : 128;
+const REPS = flags.reps !== undefined ? Number(flags.reps) : 3;
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    if (m?.[1]) return m[1].trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? "unknown CPU";
+}
+
+/** Read bandwidth (GB/s): the native addon's parallel streaming read if built, else a JS typed-array loop. */
+function measureBandwidth(): { gbps: number; how: string } {
+  const buf = new Uint8Array(512 * 2 ** 20);
+  for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 255;
+  const load = loadNativeAddon();
+  if (load.ok) {
+    let best = 0;
+    for (let r = 0; r < 8; r++) {
+      const { seconds, bytes } = load.addon.streamRead(nativeCtx(threads, load.info.best), buf);
+      best = Math.max(best, bytes / seconds / 1e9);
+    }
+    return { gbps: best, how: `native streamRead, ${threads} threads, 512 MiB` };
+  }
+  const f = new Float64Array(buf.buffer);
+  let best = 0;
+  for (let r = 0; r < 4; r++) {
+    const t0 = performance.now();
+    let s = 0;
+    for (let i = 0; i < f.length; i++) s += f[i] as number;
+    const dt = (performance.now() - t0) / 1000;
+    if (s === 42) console.log(""); // keep the loop
+    best = Math.max(best, buf.length / dt / 1e9);
+  }
+  return { gbps: best, how: "JS Float64Array sum, 1 thread, 512 MiB (native addon not built)" };
+}
+
+/** Bytes of weights one decode step reads: every tensor, except that an untied token_embd is only looked up (one row). */
+function bytesPerToken(file: string): { bytes: number; size: number; fileType: number | undefined } {
+  const g = readGguf(file);
+  const tied = !g.tensors.some((t) => t.name === "output.weight");
+  let bytes = 0;
+  let size = 0;
+  for (const t of g.tensors) {
+    size += t.byteLength;
+    if (t.name === "token_embd.weight" && !tied) bytes += t.byteLength / (t.dims[1] ?? 1);
+    else bytes += t.byteLength;
+  }
+  const ft = g.metadata.get("general.file_type");
+  return { bytes, size, fileType: typeof ft === "number" ? ft : undefined };
+}
+
+function randomTokens(n: number, vocab: number, seed: number): number[] {
+  const r = new XorShift128(seed);
+  // Avoid the first ids (control tokens in most vocabularies); any id is fine for speed.
+  return Array.from({ length: n }, () => 100 + (r.u32() % (vocab - 100)));
+}
+
+interface Speeds { pp: number; tg: number; backend: string }
+
+async function benchFennec(file: string): Promise<Speeds> {
+  const m = await loadModel(file, { backend: "auto", threads });
+  const vocab = m.config.vocabSize;
+  const blockSize = 16;
+  const run = (kv: ReturnType<typeof m.model.createKvCache>, ids: readonly number[], start: number): Float32Array => {
+    const table = Int32Array.from({ length: kv.numBlocks }, (_, i) => i);
+    const positions = Int32Array.from(ids, (_, i) => start + i);
+    return m.model.forward({
+      tokenIds: Int32Array.from(ids), positions, slotMapping: positions,
+      seqs: [{ queryStart: 0, queryLen: ids.length, contextLen: start + ids.length, blockTable: table }],
+      logitIndices: Int32Array.of(ids.length - 1),
+    }, kv);
+  };
+  // Warm up (weights paged in, scratch grown).
+  run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize), randomTokens(Math.min(PP, 64), vocab, 1), 0);
+  const prompt = randomTokens(PP, vocab, 2);
+  let pp = 0;
+  let tg = 0;
+  for (let rep = 0; rep < REPS; rep++) {
+    const t0 = performance.now();
+    run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize), prompt, 0);
+    pp = Math.max(pp, PP / ((performance.now() - t0) / 1000));
+    const kv = m.model.createKvCache(Math.ceil((TG + 1) / blockSize), blockSize);
+    let token = prompt[0] as number;
+    const t1 = performance.now();
+    for (let i = 0; i < TG; i++) {
+      const logits = run(kv, [token], i);
+      let best = 0;
+      for (let j = 1; j < vocab; j++) if ((logits[j] as number) > (logits[best] as number)) best = j;
+      token = best;
+    }
+    tg = Math.max(tg, TG / ((performance.now() - t1) / 1000));
+  }
+  return { pp, tg, backend: m.backend.name };
+}
+
+function nodeLlamaCppVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(process.cwd(), "node_modules", "node-llama-cpp", "package.json"), "utf8")) as { version?: string };
+    return pkg.version ?? "?";
+  } catch {
+    return "?";
+  }
+}
+
+let llamaInstance: Llama | undefined;
+async function benchLlama(file: string, nVocab: number): Promise<Speeds> {
+  llamaInstance ??= await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
+  const model = await llamaInstance.loadModel({ modelPath: file, gpuLayers: 0 });
+  const ctx = await model.createContext({ contextSize: PP + TG + 64, threads, batchSize: PP, sequences: 1, flashAttention: false });
+  try {
+    const seq = ctx.getSequence();
+    await seq.evaluateWithoutGeneratingNewTokens(randomTokens(Math.min(PP, 64), nVocab, 1) as never);
+    await seq.clearHistory();
+    const prompt = randomTokens(PP, nVocab, 2);
+    let pp = 0;
+    let tg = 0;
+    for (let rep = 0; rep < REPS; rep++) {
+      const t0 = performance.now();
+      await seq.evaluateWithoutGeneratingNewTokens(prompt as never);
+      pp = Math.max(pp, PP / ((performance.now() - t0) / 1000));
+      await seq.clearHistory();
+      let n = 0;
+      const t1 = performance.now();
+      for await (const _ of seq.evaluate([prompt[0]] as never, { temperature: 0 })) {
+        if (++n >= TG) break;
+      }
+      tg = Math.max(tg, TG / ((performance.now() - t1) / 1000));
+      await seq.clearHistory();
+    }
+    return { pp, tg, backend: `llama.cpp (node-llama-cpp ${nodeLlamaCppVersion()} ${llamaInstance.buildType})` };
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
+
+interface Row {
+  readonly name: string;
+  readonly sizeGB: number;
+  readonly fennec: Speeds;
+  readonly llama: Speeds | undefined;
+  readonly rooflineTg: number;
+}
+
+const f1 = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const ratio = (a: number, b: number | undefined): string => (b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
+
+async function benchFile(file: string, name: string, bw: number): Promise<Row> {
+  const { bytes, size } = bytesPerToken(file);
+  const fennec = inChild("fennec", file);
+  const llama = flags["no-llama"] ? undefined : inChild("llama", file);
+  const row = { name, sizeGB: size / 1e9, fennec, llama, rooflineTg: (bw * 1e9) / bytes };
+  process.stderr.write(`${name}: Fennec (${fennec.backend}) pp${PP} ${f1(fennec.pp)} tok/s, tg${TG} ${f1(fennec.tg)} tok/s` +
+    (llama ? `; ${llama.backend} pp${PP} ${f1(llama.pp)} tok/s, tg${TG} ${f1(llama.tg)} tok/s` : "") +
+    `; roofline tg ${f1(row.rooflineTg)} tok/s (${(bytes / 1e6).toFixed(0)} MB/token)\n`);
+  return row;
+}
+
+function table(rows: readonly Row[]): string {
+  const head = `| model | size | Fennec pp${PP} | llama.cpp pp${PP} | Fennec / llama.cpp | Fennec tg${TG} | llama.cpp tg${TG} | Fennec / llama.cpp | roofline tg | Fennec / roofline | llama.cpp / roofline |`;
+  const lines = [head, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"];
+  for (const r of rows) {
+    lines.push(`| ${r.name} | ${r.sizeGB.toFixed(2)} GB | ${f1(r.fennec.pp)} | ${r.llama ? f1(r.llama.pp) : "-"} | ${ratio(r.fennec.pp, r.llama?.pp)} ` +
+      `| ${f1(r.fennec.tg)} | ${r.llama ? f1(r.llama.tg) : "-"} | ${ratio(r.fennec.tg, r.llama?.tg)} | ${f1(r.rooflineTg)} ` +
+      `| ${(100 * r.fennec.tg / r.rooflineTg).toFixed(0)}% | ${r.llama ? `${(100 * r.llama.tg / r.rooflineTg).toFixed(0)}%` : "-"} |`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * One engine's measurement in a fresh process, so neither engine's thread pool, memory or GC
+ * state can slow the other down.
+ */
+function inChild(engine: "fennec" | "llama", file: string): Speeds {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), "--child", engine, file,
+    "--threads", String(threads), "--pp", String(PP), "--tg", String(TG), "--reps", String(REPS)];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${engine} on ${file} failed (exit ${r.status}):\n${r.stderr}`);
+  return JSON.parse(line) as Speeds;
+}
+
+async function child(engine: string, file: string): Promise<void> {
+  const speeds = engine === "fennec" ? await benchFennec(file) : await benchLlama(file, openModelFiles(file).config.vocabSize);
+  console.log(JSON.stringify(speeds));
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  if (flags.child !== undefined) return child(flags.child, positionals[0] ?? "");
+  const load = loadNativeAddon();
+  const bw = measureBandwidth();
+  console.log(`date: ${new Date().toISOString().slice(0, 10)}`);
+  console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${os.availableParallelism()} available), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}`);
+  console.log(`Fennec native: ${load.ok ? `${load.info.best} kernels, ${load.info.compiler.trim()}` : `unavailable (${load.reason}): reference backend`}; threads ${threads}`);
+  console.log(`memory read bandwidth: ${bw.gbps.toFixed(1)} GB/s (${bw.how})`);
+  console.log(`roofline tg = bandwidth / weight bytes read per token (all weights but the embedding rows not looked up; KV cache reads not counted)`);
+  console.log(`each engine runs in its own process; best of ${REPS} runs of pp${PP} (one batch, empty cache) and tg${TG} (one token at a time, greedy)`);
+
+  const rows: Row[] = [];
+  if (flags.presets) {
+    const cacheDir = flags["cache-dir"] ?? path.join(os.tmpdir(), "fennec-bench-presets");
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const names = flags.all ? ["smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b", "tinyllama-1.1b"] : ["qwen2.5-0.5b", "llama-3.2-1b"];
+    const types = (flags.types ?? "q8_0,q4_k_m").split(",");
+    for (const name of names) {
+      for (const type of types) {
+        const file = path.join(cacheDir, `${name}-${type}-seed1.gguf`);
+        if (!fs.existsSync(file)) {
+          process.stderr.write(`synthesizing ${file}\n`);
+          await synthesize(name, file, { type, seed: 1 });
+        }
+        rows.push(await benchFile(file, `${name} ${type.toUpperCase()}`, bw.gbps));
+      }
+    }
+  } else {
+    const file = positionals[0];
+    if (file === undefined) {
+      console.error("usage: npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--no-llama] | --presets [--all] [--types q8_0,q4_k_m]");
+      process.exit(1);
+    }
+    const c = openModelFiles(file).config;
+    rows.push(await benchFile(file, `${path.basename(file)} (${(parameterCount(c) / 1e6).toFixed(0)}M params)`, bw.gbps));
+  }
+  console.log("");
+  console.log(table(rows));
+  process.exit(0);
+}
+
+await main();

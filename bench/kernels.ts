@@ -1,0 +1,167 @@
+/**
+ * Kernel benchmark for the native backend: measures this machine's rooflines (streaming read
+ * bandwidth, FP32 FMA peak, int8 dot-product peak) and each matmul weight type against them:
+ *   batch 1 (decode, matrix-vector): weight bytes streamed per second vs read bandwidth;
+ *   batch N (prefill, default 64): GFLOP/s (2 * rows * cols * n per call) vs the FP32 FMA peak for
+ *   float weights, vs the int8 dot peak for quantized weights (their inner loop is int8 dots on
+ *   8-bit activations), and vs the FMA peak for both in the last column.
+ *
+ *   node --import tsx bench/kernels.ts [--threads N] [--isa scalar|avx2|avx512vnni] [--batch N] [--types Q4_0,Q4_K] [--quick]
+ *
+ * Weights are random but valid (quantized with src/quant/quantize.ts), 256 rows quantized once and
+ * tiled to the full matrix; the decode set cycles through enough matrices (> 4x the L3) that every
+ * call streams its weights from DRAM, as a real decode step does.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import { parseArgs } from "node:util";
+import { loadNativeAddon, nativeCtx, type NativeIsa } from "../src/backend/native/index.js";
+import { FORMATS, GgmlType, rowBytes } from "../src/quant/formats.js";
+import { quantizeRows } from "../src/quant/quantize.js";
+
+const { values: flags } = parseArgs({
+  options: {
+    threads: { type: "string" },
+    isa: { type: "string" },
+    batch: { type: "string" },
+    types: { type: "string" },
+    quick: { type: "boolean" },
+  },
+});
+
+const load = loadNativeAddon();
+if (!load.ok) {
+  console.error(`bench:kernels: native addon unavailable: ${load.reason}`);
+  process.exit(1);
+}
+const { addon, info } = load;
+const threads = flags.threads !== undefined ? Number(flags.threads) : info.hwThreads;
+const isa = (flags.isa ?? info.best) as NativeIsa;
+if (!info.isas.includes(isa)) {
+  console.error(`bench:kernels: ISA ${isa} not available (have ${info.isas.join(", ")})`);
+  process.exit(1);
+}
+const batch = flags.batch !== undefined ? Number(flags.batch) : 64;
+const quick = flags.quick === true;
+const ctx = nativeCtx(threads, isa);
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    const fam = /^cpu family\s*:\s*(\d+)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    const model = /^model\s*:\s*(\d+)$/m.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+    if (m?.[1]) return `${m[1].trim()} (family ${fam?.[1] ?? "?"}, model ${model?.[1] ?? "?"})`;
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? "unknown CPU";
+}
+
+/** Best of `reps` timings of fn, in seconds; each timing repeats fn until it takes >= minTime. */
+function timeIt(fn: () => void, reps: number, minTime: number): number {
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    let iters = 0;
+    const t0 = process.hrtime.bigint();
+    let dt = 0;
+    do {
+      fn();
+      iters++;
+      dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    } while (dt < minTime);
+    best = Math.min(best, dt / iters);
+  }
+  return best;
+}
+
+let seed = 0x12345678;
+function rand(): number {
+  // xorshift32, uniform in [-1, 1)
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 2 ** 31 - 1;
+}
+
+// ---- rooflines
+console.log(`CPU: ${cpuModel()}`);
+console.log(`threads: ${threads} (hardware: ${info.hwThreads}), kernels: ${isa} (available: ${info.isas.join(", ")}), addon: ${info.compiler.trim()}`);
+console.log(`node ${process.version}, ${os.totalmem() / 2 ** 30 | 0} GiB RAM`);
+
+const bwBuf = new Uint8Array(512 * 2 ** 20);
+for (let i = 0; i < bwBuf.length; i += 4096) bwBuf[i] = i & 255; // fault the pages in
+let bwBest = 0;
+for (let r = 0; r < (quick ? 3 : 8); r++) {
+  const { seconds, bytes } = addon.streamRead(ctx, bwBuf);
+  bwBest = Math.max(bwBest, bytes / seconds / 1e9);
+}
+let bw1 = 0;
+for (let r = 0; r < 3; r++) {
+  const { seconds, bytes } = addon.streamRead(nativeCtx(1, isa), bwBuf);
+  bw1 = Math.max(bw1, bytes / seconds / 1e9);
+}
+let fmaBest = 0;
+let int8Best = 0;
+for (let r = 0; r < 5; r++) {
+  // The better of 256- and 512-bit vectors (the kernels use 256-bit; some CPUs split 512-bit ops).
+  const iters = quick ? 2e6 : 1e7;
+  fmaBest = Math.max(fmaBest, addon.peak(ctx, 0, iters) / 1e9, addon.peak(ctx, 2, iters) / 1e9);
+  int8Best = Math.max(int8Best, addon.peak(ctx, 1, iters) / 1e9, addon.peak(ctx, 3, iters) / 1e9);
+}
+console.log(`roofline: read bandwidth ${bwBest.toFixed(1)} GB/s (${threads} threads; 1 thread: ${bw1.toFixed(1)} GB/s)`);
+console.log(`          FP32 FMA peak ${fmaBest.toFixed(0)} GFLOP/s, int8 dot peak ${int8Best.toFixed(0)} GOP/s (${threads} threads)`);
+
+// ---- matmul
+const TYPES: readonly string[] = flags.types?.split(",") ??
+  ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q3_K", "Q2_K"];
+const COLS = 4096;
+const ROWS = 4096;
+const SET_BYTES = (quick ? 128 : 256) * 2 ** 20; // decode weight set, > 4x a 32 MiB L3
+
+function makeWeights(type: GgmlType, count: number): Uint8Array[] {
+  const tileRows = 256;
+  const src = new Float32Array(tileRows * COLS);
+  for (let i = 0; i < src.length; i++) src[i] = rand() * 0.05;
+  const tile = quantizeRows(type, src, tileRows, COLS);
+  const out: Uint8Array[] = [];
+  for (let m = 0; m < count; m++) {
+    const data = new Uint8Array(rowBytes(type, COLS) * ROWS);
+    for (let r = 0; r < ROWS; r += tileRows) data.set(tile, r * rowBytes(type, COLS));
+    out.push(data);
+  }
+  return out;
+}
+
+const x1 = new Float32Array(COLS).map(() => rand());
+const out1 = new Float32Array(ROWS);
+const xN = new Float32Array(batch * COLS).map(() => rand());
+const outN = new Float32Array(batch * ROWS);
+
+console.log("");
+console.log(`matmul ${ROWS} x ${COLS}: batch 1 streams a ${SET_BYTES / 2 ** 20} MiB weight set; batch ${batch} is compute bound`);
+console.log("type   | batch 1: us/call   GB/s  %bw | batch " + `${batch}`.padEnd(3) + ": ms/call  GFLOP/s  %peak  %fma");
+for (const name of TYPES) {
+  const type = (GgmlType as Record<string, GgmlType>)[name];
+  const f = type !== undefined ? FORMATS.get(type) : undefined;
+  if (type === undefined || !f) {
+    console.log(`${name}: unknown type`);
+    continue;
+  }
+  const matBytes = rowBytes(type, COLS) * ROWS;
+  const count = Math.max(2, Math.ceil(SET_BYTES / matBytes));
+  const ws = makeWeights(type, count);
+  let k = 0;
+  const t1 = timeIt(() => {
+    addon.matmul(ctx, ws[k % count] as Uint8Array, type, COLS, ROWS, x1, 1, out1);
+    k++;
+  }, quick ? 2 : 4, quick ? 0.2 : 0.5);
+  const gbs = matBytes / t1 / 1e9;
+  const w0 = ws[0] as Uint8Array;
+  const tN = timeIt(() => addon.matmul(ctx, w0, type, COLS, ROWS, xN, batch, outN), quick ? 1 : 3, quick ? 0.2 : 0.5);
+  const gflops = (2 * ROWS * COLS * batch) / tN / 1e9;
+  const peak = f.blockSize === 1 || isa === "scalar" ? fmaBest : int8Best;
+  console.log(
+    `${name.padEnd(6)} | ${(t1 * 1e6).toFixed(0).padStart(12)} ${gbs.toFixed(1).padStart(6)} ${(100 * gbs / bwBest).toFixed(0).padStart(3)}% |` +
+    ` ${(tN * 1e3).toFixed(2).padStart(12)} ${gflops.toFixed(0).padStart(8)} ${(100 * gflops / peak).toFixed(0).padStart(5)}% ${(100 * gflops / fmaBest).toFixed(0).padStart(4)}%`,
+  );
+}

@@ -1,0 +1,135 @@
+// Fennec native kernels: shared types. Everything here is POD or `static inline`, because this
+// header is included by translation units compiled with different ISA flags (scalar, AVX2,
+// AVX-512): a non-static inline function would be one ODR symbol and the linker could pick the
+// AVX-512 copy for the scalar path.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace fennec {
+
+// ggml tensor types handled natively (numbers are ggml's enum ggml_type).
+enum GgmlType : int {
+  T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
+  T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30,
+};
+constexpr int kMaxType = 40;
+
+struct TypeInfo { int blockSize; int typeSize; };
+// {0, 0} for types the native backend does not handle.
+static inline TypeInfo type_info(int type) {
+  switch (type) {
+    case T_F32: return {1, 4};
+    case T_F16: return {1, 2};
+    case T_BF16: return {1, 2};
+    case T_Q4_0: return {32, 18};
+    case T_Q4_1: return {32, 20};
+    case T_Q5_0: return {32, 22};
+    case T_Q5_1: return {32, 24};
+    case T_Q8_0: return {32, 34};
+    case T_Q2_K: return {256, 84};
+    case T_Q3_K: return {256, 110};
+    case T_Q4_K: return {256, 144};
+    case T_Q5_K: return {256, 176};
+    case T_Q6_K: return {256, 210};
+    default: return {0, 0};
+  }
+}
+
+// How a weight type wants its activations for matmul.
+enum ActFormat : int {
+  ACT_F32 = 0,  // fp32 rows as given (F32/F16/BF16 weights, and the dequantize-then-dot path)
+  ACT_Q8 = 1,   // ActQ8 blocks of 32 (legacy quants: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)
+  ACT_Q8K = 2,  // ActQ8K blocks of 256 (K-quants)
+};
+
+// One activation block of 32, quantized symmetric to int8: x[i] ~ d * qs[i], qs in [-127, 127].
+// s = d * sum(qs), sum = sum(qs) (both used to fold the weights' offsets / mins out of the int dot).
+struct ActQ8 {
+  float d;
+  float s;
+  int32_t sum;
+  int32_t pad;
+  int8_t qs[32];
+};
+static_assert(sizeof(ActQ8) == 48, "ActQ8 layout");
+
+// One activation super-block of 256 (ggml's Q8_K): x[i] ~ d * qs[i]; bsums[j] = sum of qs[16j..16j+15].
+struct ActQ8K {
+  float d;
+  int32_t pad[3];
+  int8_t qs[256];
+  int16_t bsums[16];
+};
+static_assert(sizeof(ActQ8K) == 304, "ActQ8K layout");
+
+// A register-tiled matmul kernel: out[t * ldo + r] = dot(weight row r, activation row t) for
+// r < R, t < T. `w` points at row 0 of the tile (rows are wStride bytes apart); `x` at token 0's
+// activation row (xStride bytes apart, in the type's ActFormat); `cols` is the row length.
+typedef void (*TileFn)(const uint8_t* w, size_t wStride, const void* x, size_t xStride, int64_t cols,
+                       float* out, size_t ldo, int R, int T);
+
+struct MatmulKernel {
+  TileFn fn;          // null: this type is not handled by this ISA table (the caller falls back)
+  int act;            // ActFormat
+  int maxR1;          // rows per tile when T == 1 (decode)
+  int maxR, maxT;     // tile shape for T > 1 (prefill)
+};
+
+// Attention of one token's `numQ` query heads over keys [keyBegin, keyEnd) of its sequence
+// (causal: keyEnd = the query's position + 1 when the item covers the whole context). Query head
+// h reads kv head h / groupSize (GQA), at k + slot * kvDim + (h / groupSize) * headDim.
+struct AttnItem {
+  const float* q;          // [numQ, headDim] (heads contiguous)
+  float* out;              // [numQ, headDim], written when partial is null
+  // Split-K (flash-decoding) part of a longer context: write the unnormalized state
+  // [numQ * headDim output sums | numQ running maxima | numQ exp-sums] here instead of `out`.
+  float* partial;
+  int numQ;
+  int groupSize;
+  int keyBegin, keyEnd;
+  const int32_t* blockTable;
+  int blockSize;
+  const float* k;          // cache base; slot s at k + s * kvDim
+  const float* v;
+  int64_t kvDim;
+  int headDim;
+  float scale;
+};
+
+struct KernelTable {
+  const char* name;
+  MatmulKernel mm[kMaxType];
+  void (*quantize_q8)(const float* x, ActQ8* y, int64_t cols);
+  void (*quantize_q8k)(const float* x, ActQ8K* y, int64_t cols);
+  // Dequantize n elements (a multiple of the block size) of `type` starting at a block boundary.
+  void (*dequant)(int type, const uint8_t* src, float* dst, int64_t n);
+  void (*rms_norm)(const float* x, const float* w, int64_t dim, float eps, float* out);
+  void (*silu_mul)(const float* g, const float* u, int64_t n, float* out);
+  void (*add)(const float* a, const float* b, int64_t n, float* out);
+  // Rotate one token's numHeads heads by the precomputed cos/sin tables (ropeDim/2 entries each).
+  void (*rope_token)(float* x, int numHeads, int headDim, int ropeDim, const float* cs, const float* sn, int neox);
+  void (*attention)(const AttnItem* item, float* scratch);
+  // Sums n bytes (n multiple of 64, p 64-aligned) as 64-bit words: a streaming read for bandwidth.
+  uint64_t (*stream_read)(const uint8_t* p, size_t n);
+  // Runs a register-resident loop of fp32 FMAs (kind 0) or int8 dots (kind 1: vpdpbusd, or
+  // vpmaddubsw + vpmaddwd) on 256-bit vectors, or on 512-bit ones (kinds 2, 3; AVX-512 table only);
+  // returns the operations performed (2 per multiply-add), 0 if this table lacks the kind.
+  double (*peak_loop)(int kind, int64_t iters);
+};
+
+// Per-ISA tables (defined in kernels_*.cc; the x86 ones only on x86-64).
+void fill_kernels_scalar(KernelTable* t);
+#if defined(__x86_64__) || defined(_M_X64)
+void fill_kernels_avx2(KernelTable* t);
+void fill_kernels_avx512(KernelTable* t);
+#endif
+
+// Scratch floats needed by KernelTable::attention for `numQ` query heads over `numKv` kv heads:
+// output sums, a chunk of scores (<= 64 keys) and the running max / sum per head, plus the packed
+// K and V rows of one chunk.
+static inline size_t attn_scratch_floats(int numQ, int numKv, int headDim) {
+  return (size_t)numQ * (size_t)headDim + (size_t)numQ * 66 + 2 * (size_t)numKv * 64 * (size_t)headDim + 64;
+}
+
+}  // namespace fennec

@@ -1,0 +1,521 @@
+// Op drivers: ISA selection, work splitting, scratch buffers.
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "pool.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#define FENNEC_X86 1
+#else
+#define FENNEC_X86 0
+#endif
+
+namespace fennec {
+namespace {
+
+struct Tables {
+  KernelTable t[ISA_COUNT];
+  bool ok[ISA_COUNT];
+  int best;
+};
+
+#if FENNEC_X86
+bool cpu_has_f16c() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  return (c & (1u << 29)) != 0;
+}
+#endif
+
+Tables* make_tables() {
+  Tables* s = new Tables();
+  fill_kernels_scalar(&s->t[ISA_SCALAR]);
+  s->ok[ISA_SCALAR] = true;
+  s->ok[ISA_AVX2] = s->ok[ISA_AVX512] = false;
+  s->best = ISA_SCALAR;
+#if FENNEC_X86
+  __builtin_cpu_init();
+  // __builtin_cpu_supports also checks that the OS saves the AVX / AVX-512 register state.
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512vnni");
+  if (avx2) {
+    fill_kernels_avx2(&s->t[ISA_AVX2]);
+    s->ok[ISA_AVX2] = true;
+    s->best = ISA_AVX2;
+  }
+  if (avx512) {
+    fill_kernels_avx512(&s->t[ISA_AVX512]);
+    s->ok[ISA_AVX512] = true;
+    s->best = ISA_AVX512;
+  }
+#endif
+  return s;
+}
+
+Tables* tables() {
+  static Tables* s = make_tables();  // thread-safe init; never freed
+  return s;
+}
+
+// Growable 64-byte-aligned scratch owned by the calling (JS) thread; pool workers only read it
+// during the job. One per purpose so a buffer is never reused while still in use.
+struct Scratch {
+  void* p = nullptr;
+  size_t cap = 0;
+  void* get(size_t bytes) {
+    if (bytes > cap) {
+      free(p);
+      cap = (bytes + 4095) & ~(size_t)4095;
+      p = aligned_alloc(64, cap);
+      if (!p) abort();
+    }
+    return p;
+  }
+};
+thread_local Scratch g_act, g_attn, g_rope;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- matmul
+
+struct QuantJob {
+  const KernelTable* kt;
+  int act;
+  const float* x;
+  int64_t n, cols;
+  uint8_t* dst;
+  size_t stride;
+};
+
+void quantize_rows(const QuantJob* j, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; t++) {
+    const float* xr = j->x + t * j->cols;
+    uint8_t* d = j->dst + (size_t)t * j->stride;
+    if (j->act == ACT_Q8) j->kt->quantize_q8(xr, (ActQ8*)d, j->cols);
+    else j->kt->quantize_q8k(xr, (ActQ8K*)d, j->cols);
+  }
+}
+
+void quant_task(void* arg, int64_t t, int) { quantize_rows((const QuantJob*)arg, t, t + 1); }
+
+struct MatmulJob {
+  const MatmulKernel* k;
+  const uint8_t* w;
+  size_t rowBytes;
+  int64_t rows, cols;
+  const uint8_t* x;
+  size_t xStride;
+  int64_t n;
+  float* out;
+  int R, T;
+  int64_t rowChunk, numRowChunks, tokChunk, numTokChunks;
+};
+
+void matmul_task(void* arg, int64_t item, int) {
+  const MatmulJob* j = (const MatmulJob*)arg;
+  {
+    const int64_t rc = item / j->numTokChunks, tc = item % j->numTokChunks;
+    const int64_t r0 = rc * j->rowChunk, r1 = std::min(j->rows, r0 + j->rowChunk);
+    const int64_t t0 = tc * j->tokChunk, t1 = std::min(j->n, t0 + j->tokChunk);
+    for (int64_t t = t0; t < t1; t += j->T) {
+      const int tn = (int)std::min<int64_t>(j->T, t1 - t);
+      for (int64_t r = r0; r < r1; r += j->R) {
+        const int rn = (int)std::min<int64_t>(j->R, r1 - r);
+        j->k->fn(j->w + (size_t)r * j->rowBytes, j->rowBytes, j->x + (size_t)t * j->xStride, j->xStride, j->cols,
+                 j->out + (size_t)t * j->rows + r, (size_t)j->rows, rn, tn);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const KernelTable* kernel_table(int isa) {
+  Tables* s = tables();
+  if (isa < 0 || isa >= ISA_COUNT || !s->ok[isa]) return nullptr;
+  return &s->t[isa];
+}
+
+int best_isa() { return tables()->best; }
+
+const char* isa_name(int isa) {
+  switch (isa) {
+    case ISA_SCALAR: return "scalar";
+    case ISA_AVX2: return "avx2";
+    case ISA_AVX512: return "avx512vnni";
+    default: return "unknown";
+  }
+}
+
+void op_matmul(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t rows, int64_t cols,
+               const float* x, int64_t n, float* out) {
+  if (rows <= 0 || n <= 0) return;
+  const MatmulKernel* k = &kt->mm[type];
+  const TypeInfo ti = type_info(type);
+  MatmulJob j;
+  j.k = k;
+  j.w = w;
+  j.rowBytes = (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize;
+  j.rows = rows;
+  j.cols = cols;
+  j.n = n;
+  j.out = out;
+
+  // Activations in the kernel's format.
+  if (k->act == ACT_F32) {
+    j.x = (const uint8_t*)x;
+    j.xStride = (size_t)cols * sizeof(float);
+  } else {
+    const size_t stride = k->act == ACT_Q8 ? (size_t)(cols / 32) * sizeof(ActQ8) : (size_t)(cols / 256) * sizeof(ActQ8K);
+    uint8_t* buf = (uint8_t*)g_act.get(stride * (size_t)n);
+    QuantJob q{kt, k->act, x, n, cols, buf, stride};
+    if (n >= 4) pool_for(nth, n, quant_task, &q);
+    else quantize_rows(&q, 0, n);
+    j.x = buf;
+    j.xStride = stride;
+  }
+
+  // Tiles: R weight rows x T tokens per kernel call.
+  j.R = n == 1 ? k->maxR1 : k->maxR;
+  j.T = n == 1 ? 1 : k->maxT;
+  // Token chunks of <= 64 keep a chunk's activations in L2 while its weight rows are swept.
+  j.tokChunk = n <= 64 ? n : 64 / j.T * j.T;
+  j.numTokChunks = ceil_div(n, j.tokChunk);
+  // Row chunks: enough for dynamic load balancing, and (for batches) small enough that a chunk's
+  // weights stay in L2 across the chunk's token tiles.
+  const int64_t wantItems = (int64_t)nth * (n == 1 ? 8 : 4);
+  const int64_t wantRowChunks = std::max<int64_t>(1, ceil_div(wantItems, j.numTokChunks));
+  int64_t rowChunk = ceil_div(rows, wantRowChunks);
+  if (n > 1) rowChunk = std::min<int64_t>(rowChunk, std::max<int64_t>(1, (int64_t)(256 * 1024 / j.rowBytes)));
+  rowChunk = std::max<int64_t>(j.R, ceil_div(rowChunk, j.R) * j.R);
+  j.rowChunk = rowChunk;
+  j.numRowChunks = ceil_div(rows, rowChunk);
+  pool_for(nth, j.numRowChunks * j.numTokChunks, matmul_task, &j);
+}
+
+// ---- getRows
+
+namespace {
+struct RowsJob {
+  const KernelTable* kt;
+  int type;
+  const uint8_t* w;
+  size_t rowBytes;
+  int64_t cols;
+  const int32_t* ids;
+  int64_t n;
+  float* out;
+};
+void rows_task(void* arg, int64_t i, int) {
+  const RowsJob* j = (const RowsJob*)arg;
+  j->kt->dequant(j->type, j->w + (size_t)j->ids[i] * j->rowBytes, j->out + i * j->cols, j->cols);
+}
+}  // namespace
+
+void op_get_rows(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t cols, const int32_t* ids,
+                 int64_t n, float* out) {
+  const TypeInfo ti = type_info(type);
+  RowsJob j{kt, type, w, (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize, cols, ids, n, out};
+  const bool par = n >= 2 && n * cols >= (1 << 16);
+  pool_for(par ? nth : 1, n, rows_task, &j);
+}
+
+// ---- rmsNorm
+
+namespace {
+struct NormJob {
+  const KernelTable* kt;
+  const float* x;
+  const float* w;
+  int64_t n, dim;
+  float eps;
+  float* out;
+};
+void norm_task(void* arg, int64_t t, int) {
+  const NormJob* j = (const NormJob*)arg;
+  j->kt->rms_norm(j->x + t * j->dim, j->w, j->dim, j->eps, j->out + t * j->dim);
+}
+}  // namespace
+
+void op_rms_norm(const KernelTable* kt, int nth, const float* x, const float* w, int64_t n, int64_t dim, float eps,
+                 float* out) {
+  NormJob j{kt, x, w, n, dim, eps, out};
+  const bool par = n >= 2 && n * dim >= (1 << 16);
+  pool_for(par ? nth : 1, n, norm_task, &j);
+}
+
+// ---- rope
+
+namespace {
+struct RopeJob {
+  const KernelTable* kt;
+  float* x;
+  int64_t n;
+  int numHeads, headDim, ropeDim;
+  const int32_t* pos;
+  const float* invFreq;
+  int neox;
+  float* tables;  // per thread: ropeDim floats (cos then sin)
+};
+void rope_task(void* arg, int64_t t, int tid) {
+  const RopeJob* j = (const RopeJob*)arg;
+  const int half = j->ropeDim / 2;
+  float* cs = j->tables + (size_t)tid * j->ropeDim;
+  float* sn = cs + half;
+  {
+    // Angles in double, as the reference: positions reach 1e5+ and fp32 would lose the phase.
+    const double p = (double)j->pos[t];
+    for (int i = 0; i < half; i++) {
+      const double a = p * (double)j->invFreq[i];
+      cs[i] = (float)cos(a);
+      sn[i] = (float)sin(a);
+    }
+    j->kt->rope_token(j->x + (size_t)t * j->numHeads * j->headDim, j->numHeads, j->headDim, j->ropeDim, cs, sn, j->neox);
+  }
+}
+}  // namespace
+
+void op_rope(const KernelTable* kt, int nth, float* x, int64_t n, int numHeads, int headDim, int ropeDim,
+             const int32_t* positions, const float* invFreq, int neox) {
+  if (ropeDim <= 0 || n <= 0) return;
+  const int use = n >= 8 ? (int)std::min<int64_t>(nth, n) : 1;
+  float* tab = (float*)g_rope.get((size_t)use * ropeDim * sizeof(float));
+  RopeJob j{kt, x, n, numHeads, headDim, ropeDim, positions, invFreq, neox, tab};
+  pool_for(use, n, rope_task, &j);
+}
+
+// ---- attention
+//
+// Work items are (token, key range) over all heads: each cache slot's K/V row (all kv heads) is
+// read once, contiguously, for every query head (paged rows are kvDim apart; reading one kv head's
+// slice per slot was TLB- and prefetch-bound). When the tokens leave threads idle (decode), a
+// token's keys are split into ranges whose partial softmax states are merged afterwards (split-K,
+// as flash-decoding).
+
+namespace {
+constexpr int kMinSplitKeys = 256;
+
+struct AttnWork {
+  int64_t t;  // batch row
+  const int32_t* table;
+  int keyBegin, keyEnd;
+  int64_t partial;  // index of its partial state, or -1: normalizes straight into out
+};
+struct AttnJob {
+  const KernelTable* kt;
+  const AttnArgs* a;
+  const AttnWork* work;
+  float* partials;
+  size_t partialFloats;
+  float* scratch;
+  size_t scratchFloats;
+};
+void attn_task(void* arg, int64_t item, int tid) {
+  const AttnJob* j = (const AttnJob*)arg;
+  const AttnArgs* a = j->a;
+  const AttnWork& w = j->work[item];
+  const int64_t qDim = (int64_t)a->numHeads * a->headDim;
+  AttnItem it;
+  it.q = a->q + w.t * qDim;
+  it.out = a->out + w.t * qDim;
+  it.partial = w.partial >= 0 ? j->partials + (size_t)w.partial * j->partialFloats : nullptr;
+  it.numQ = a->numHeads;
+  it.groupSize = a->numHeads / a->numKvHeads;
+  it.keyBegin = w.keyBegin;
+  it.keyEnd = w.keyEnd;
+  it.blockTable = w.table;
+  it.blockSize = a->blockSize;
+  it.k = a->k;
+  it.v = a->v;
+  it.kvDim = (int64_t)a->numKvHeads * a->headDim;
+  it.headDim = a->headDim;
+  it.scale = a->scale;
+  j->kt->attention(&it, j->scratch + (size_t)tid * j->scratchFloats);
+}
+
+// Combines `splits` partial states (consecutive, each [G*D sums | G maxima | G exp-sums], G heads) into out.
+void merge_partials(const float* parts, size_t partFloats, int splits, int G, int D, float* out) {
+  for (int h = 0; h < G; h++) {
+    float m = -INFINITY;
+    for (int s = 0; s < splits; s++) m = std::max(m, parts[s * partFloats + (size_t)G * D + h]);
+    float l = 0.0f;
+    float* o = out + (size_t)h * D;
+    for (int d = 0; d < D; d++) o[d] = 0.0f;
+    for (int s = 0; s < splits; s++) {
+      const float* p = parts + s * partFloats;
+      const float ls = p[(size_t)G * D + G + h];
+      if (ls == 0.0f) continue;  // an empty range
+      const float c = expf(p[(size_t)G * D + h] - m);
+      l += ls * c;
+      for (int d = 0; d < D; d++) o[d] += c * p[(size_t)h * D + d];
+    }
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int d = 0; d < D; d++) o[d] *= inv;
+  }
+}
+}  // namespace
+
+void op_attention(const KernelTable* kt, int nth, const AttnArgs& a) {
+  int64_t numTokens = 0;
+  for (int64_t s = 0; s < a.numSeqs; s++) numTokens += a.seqs[s].queryLen;
+  if (numTokens == 0) return;
+  const int H = a.numHeads, D = a.headDim;
+  const int64_t wantItems = 4 * (int64_t)nth;
+  const int64_t splitsWanted = numTokens >= wantItems ? 1 : (wantItems + numTokens - 1) / numTokens;
+
+  thread_local std::vector<AttnWork> work;
+  work.clear();
+  int64_t numPartials = 0;
+  for (int64_t s = 0; s < a.numSeqs; s++) {
+    const SeqDesc& sd = a.seqs[s];
+    const int64_t first = sd.contextLen - sd.queryLen;  // position of the first query token
+    for (int64_t i = 0; i < sd.queryLen; i++) {
+      const int numKeys = (int)(first + i + 1);
+      const int splits = (int)std::max<int64_t>(1, std::min<int64_t>(splitsWanted, numKeys / kMinSplitKeys));
+      const int len = (numKeys + splits - 1) / splits;
+      for (int k = 0; k < splits; k++)
+        work.push_back(AttnWork{sd.queryStart + i, sd.blockTable, k * len, std::min(numKeys, (k + 1) * len),
+                                splits > 1 ? numPartials++ : -1});
+    }
+  }
+  AttnJob j;
+  j.kt = kt;
+  j.a = &a;
+  j.work = work.data();
+  j.partialFloats = ((size_t)H * D + 2 * (size_t)H + 15) & ~(size_t)15;
+  j.scratchFloats = (attn_scratch_floats(H, a.numKvHeads, D) + 15) & ~(size_t)15;
+  const int64_t numItems = (int64_t)work.size();
+  const int use = (int)std::min<int64_t>(nth, numItems);
+  float* buf = (float*)g_attn.get(((size_t)use * j.scratchFloats + (size_t)numPartials * j.partialFloats) * sizeof(float));
+  j.scratch = buf;
+  j.partials = buf + (size_t)use * j.scratchFloats;
+  pool_for(use, numItems, attn_task, &j);
+  if (numPartials == 0) return;
+  // The ranges of a split token are consecutive items, as are their partial states.
+  for (size_t i = 0; i < work.size();) {
+    size_t e = i + 1;
+    while (e < work.size() && work[e].t == work[i].t) e++;
+    if (work[i].partial >= 0)
+      merge_partials(j.partials + (size_t)work[i].partial * j.partialFloats, j.partialFloats, (int)(e - i), H, D, a.out + work[i].t * (int64_t)H * D);
+    i = e;
+  }
+}
+
+// ---- elementwise
+
+namespace {
+struct EwJob {
+  const KernelTable* kt;
+  int op;  // 0 silu_mul, 1 add
+  const float* a;
+  const float* b;
+  int64_t n;
+  float* out;
+};
+constexpr int64_t kEwChunk = 1 << 14;
+void ew_task(void* arg, int64_t item, int) {
+  const EwJob* j = (const EwJob*)arg;
+  const int64_t lo = item * kEwChunk, hi = std::min(j->n, lo + kEwChunk);
+  if (j->op == 0) j->kt->silu_mul(j->a + lo, j->b + lo, hi - lo, j->out + lo);
+  else j->kt->add(j->a + lo, j->b + lo, hi - lo, j->out + lo);
+}
+constexpr int64_t kParallelElems = 1 << 16;
+void run_ew(const KernelTable* kt, int nth, int op, const float* a, const float* b, int64_t n, float* out) {
+  EwJob j{kt, op, a, b, n, out};
+  pool_for(n >= kParallelElems ? nth : 1, ceil_div(n, kEwChunk), ew_task, &j);
+}
+
+struct BiasJob {
+  const KernelTable* kt;
+  float* x;
+  const float* bias;
+  int64_t n, dim;
+};
+void bias_task(void* arg, int64_t t, int) {
+  const BiasJob* j = (const BiasJob*)arg;
+  j->kt->add(j->x + t * j->dim, j->bias, j->dim, j->x + t * j->dim);
+}
+}  // namespace
+
+void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out) {
+  run_ew(kt, nth, 0, g, u, n, out);
+}
+void op_add(const KernelTable* kt, int nth, const float* a, const float* b, int64_t n, float* out) {
+  run_ew(kt, nth, 1, a, b, n, out);
+}
+void op_add_bias(const KernelTable* kt, int nth, float* x, const float* bias, int64_t n, int64_t dim) {
+  BiasJob j{kt, x, bias, n, dim};
+  const bool par = n >= 2 && n * dim >= kParallelElems;
+  pool_for(par ? nth : 1, n, bias_task, &j);
+}
+
+// ---- measurements
+
+namespace {
+volatile uint64_t g_stream_sink;
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+struct StreamJob {
+  const KernelTable* kt;
+  const uint8_t* p;
+  size_t n;
+  std::atomic<uint64_t> sink;
+};
+constexpr int64_t kStreamChunk = 1 << 20;
+void stream_task(void* arg, int64_t item, int) {
+  StreamJob* j = (StreamJob*)arg;
+  const int64_t lo = item * kStreamChunk, hi = std::min((int64_t)j->n, lo + kStreamChunk);
+  if (hi > lo) j->sink.fetch_add(j->kt->stream_read(j->p + lo, (size_t)(hi - lo)), std::memory_order_relaxed);
+}
+struct FmaJob {
+  const KernelTable* kt;
+  int kind;
+  int64_t iters;
+  std::atomic<int64_t> flops;
+};
+void fma_task(void* arg, int64_t, int) {
+  FmaJob* j = (FmaJob*)arg;
+  j->flops.fetch_add((int64_t)j->kt->peak_loop(j->kind, j->iters), std::memory_order_relaxed);
+}
+}  // namespace
+
+double op_stream_read(const KernelTable* kt, int nth, const uint8_t* p, size_t n) {
+  StreamJob j;
+  j.kt = kt;
+  j.p = p;
+  j.n = n;
+  j.sink.store(0);
+  const double t0 = now_s();
+  pool_for(nth, ceil_div((int64_t)n, kStreamChunk), stream_task, &j);
+  const double t1 = now_s();
+  g_stream_sink = j.sink.load();  // keeps the reads observable
+  return t1 - t0;
+}
+
+double op_peak(const KernelTable* kt, int nth, int kind, int64_t iters) {
+  FmaJob j;
+  j.kt = kt;
+  j.kind = kind;
+  j.iters = iters;
+  j.flops.store(0);
+  const double t0 = now_s();
+  pool_for(nth, nth, fma_task, &j);
+  const double t1 = now_s();
+  return (double)j.flops.load() / (t1 - t0);
+}
+
+}  // namespace fennec

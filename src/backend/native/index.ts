@@ -1,0 +1,231 @@
+/**
+ * The native backend: typed bindings to the Node-API addon in `native/` (built to
+ * build/Release/fennec_native.node by scripts/build-native.mjs). Typed arrays cross the boundary
+ * zero-copy; the addon validates every shape and bound again, so a bad call throws instead of
+ * reading out of range. Kernels run on a persistent native thread pool shared by all backends.
+ */
+import { createRequire } from "node:module";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { AttentionArgs, Backend } from "../backend.js";
+import type { WeightTensor } from "../../weights/tensor.js";
+import { FORMATS, GgmlType, typeName } from "../../quant/formats.js";
+import { InvalidArgumentError } from "../../errors.js";
+
+/** Kernel sets, worst to best; the addon picks per call (ctx), so several can be compared in one process. */
+export type NativeIsa = "scalar" | "avx2" | "avx512vnni";
+const ISA_INDEX: Readonly<Record<NativeIsa, number>> = { scalar: 0, avx2: 1, avx512vnni: 2 };
+
+export interface NativeInfo {
+  /** Kernel sets this CPU can run, worst to best. */
+  readonly isas: readonly NativeIsa[];
+  readonly best: NativeIsa;
+  /** Hardware threads available to the process (its CPU affinity). */
+  readonly hwThreads: number;
+  /** Compiler the addon was built with. */
+  readonly compiler: string;
+}
+
+/**
+ * The addon's exports (native/addon.cc). `ctx` = threads | isaIndex << 16. Sizes are element counts;
+ * weights are raw ggml bytes with `cols` elements per row.
+ */
+export interface NativeAddon {
+  info(): NativeInfo;
+  matmul(ctx: number, w: Uint8Array, type: number, cols: number, rows: number, x: Float32Array, n: number, out: Float32Array): void;
+  getRows(ctx: number, w: Uint8Array, type: number, cols: number, rows: number, ids: Int32Array, out: Float32Array): void;
+  rmsNorm(ctx: number, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number, out: Float32Array): void;
+  rope(ctx: number, x: Float32Array, n: number, numHeads: number, headDim: number, ropeDim: number,
+       positions: Int32Array, invFreq: Float32Array, neox: number): void;
+  storeKv(ctx: number, kCache: Float32Array, vCache: Float32Array, k: Float32Array, v: Float32Array, n: number,
+          kvDim: number, slotMapping: Int32Array): void;
+  /** seqMeta: 5 per sequence: queryStart, queryLen, contextLen, offset and length of its table in blockTables. */
+  attention(ctx: number, q: Float32Array, kCache: Float32Array, vCache: Float32Array, numHeads: number, numKvHeads: number,
+            headDim: number, blockSize: number, scale: number, seqMeta: Int32Array, blockTables: Int32Array, out: Float32Array): void;
+  siluMul(ctx: number, gate: Float32Array, up: Float32Array, len: number, out: Float32Array): void;
+  add(ctx: number, a: Float32Array, b: Float32Array, len: number, out: Float32Array): void;
+  addBias(ctx: number, x: Float32Array, bias: Float32Array, n: number): void;
+  /** One parallel streaming read of buf; returns the time taken and bytes read. */
+  streamRead(ctx: number, buf: Uint8Array): { readonly seconds: number; readonly bytes: number };
+  /**
+   * Throughput of a register-resident loop on every thread, in operations / second: kind 0 = fp32
+   * FMA (flops), 1 = int8 dot products (2 ops per multiply-add), both on 256-bit vectors; 2 and 3:
+   * the same on 512-bit vectors (0 when the kernel set has none).
+   */
+  peak(ctx: number, kind: 0 | 1 | 2 | 3, iters: number): number;
+}
+
+export type NativeLoad =
+  | { readonly ok: true; readonly addon: NativeAddon; readonly info: NativeInfo; readonly path: string }
+  | { readonly ok: false; readonly reason: string };
+
+/** Types the native kernels handle (matmul and getRows). */
+const NATIVE_TYPES: ReadonlySet<number> = new Set<number>([
+  GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+  GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+]);
+
+const ADDON_FILE = path.join("build", "Release", "fennec_native.node");
+
+/** The repo root: the nearest ancestor of this file with a package.json (works from src/ and dist/src/). */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+function isNativeAddon(v: unknown): v is NativeAddon {
+  if (typeof v !== "object" || v === null) return false;
+  const names = ["info", "matmul", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
+    "streamRead", "peak"];
+  return names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
+}
+
+let loaded: NativeLoad | undefined;
+
+/** Loads the addon once; on failure says why (not built, wrong platform, ...). */
+export function loadNativeAddon(): NativeLoad {
+  if (loaded) return loaded;
+  const file = path.join(packageRoot(), ADDON_FILE);
+  if (!fs.existsSync(file)) {
+    loaded = { ok: false, reason: `addon not built: ${ADDON_FILE} is missing; run \`npm run build:native\`` };
+    return loaded;
+  }
+  try {
+    const mod: unknown = createRequire(import.meta.url)(file);
+    if (!isNativeAddon(mod)) {
+      loaded = { ok: false, reason: `${ADDON_FILE} is stale (exports differ); run \`npm run build:native\`` };
+    } else {
+      loaded = { ok: true, addon: mod, info: mod.info(), path: file };
+    }
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    loaded = { ok: false, reason: `${ADDON_FILE} failed to load: ${msg.split("\n")[0] ?? msg}` };
+  }
+  return loaded;
+}
+
+export interface NativeBackendOptions {
+  /** Compute threads (default: the hardware threads available to the process). */
+  readonly threads?: number;
+  /** Kernel set (default: the best this CPU supports). Lower ones are for testing and comparison. */
+  readonly isa?: NativeIsa;
+}
+
+/** Rows and cols of a weight (ggml order: dims[0] = cols). */
+function matrixShape(w: WeightTensor): { cols: number; rows: number } {
+  const cols = w.dims[0] ?? 1;
+  let rows = 1;
+  for (let i = 1; i < w.dims.length; i++) rows *= w.dims[i] as number;
+  return { cols, rows };
+}
+
+/** Checks a weight's type and row length before it reaches the addon (which re-checks bounds). */
+function checkWeight(op: string, w: WeightTensor): { cols: number; rows: number } {
+  const { cols, rows } = matrixShape(w);
+  const f = FORMATS.get(w.type);
+  if (!f || !NATIVE_TYPES.has(w.type)) {
+    throw new Error(`${op}: ${w.name}: tensor type ${typeName(w.type)} is not supported by the native backend`);
+  }
+  if (cols % f.blockSize !== 0) {
+    throw new Error(`${op}: ${w.name}: rows of ${cols} elements are not a multiple of the ${f.name} block size (${f.blockSize})`);
+  }
+  return { cols, rows };
+}
+
+/** The native backend, or undefined when the addon is not available (see loadNativeAddon for why). */
+export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | undefined {
+  const load = loadNativeAddon();
+  if (!load.ok) return undefined;
+  const { addon, info } = load;
+  const threads = opts.threads ?? info.hwThreads;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new InvalidArgumentError("threads", `expected an integer in [1, 256], got ${threads}`);
+  }
+  const isa = opts.isa ?? info.best;
+  if (!info.isas.includes(isa)) {
+    throw new InvalidArgumentError("isa", `${isa} kernels are not available on this CPU (available: ${info.isas.join(", ")})`);
+  }
+  const ctx = threads | (ISA_INDEX[isa] << 16);
+
+  // Reused packing buffers (the hot path allocates nothing once they have grown).
+  let ids32 = new Int32Array(0);
+  let seqMeta = new Int32Array(0);
+  let tables = new Int32Array(0);
+
+  return {
+    name: `native-${isa}`,
+
+    matmul(w, x, n, out) {
+      const { cols, rows } = checkWeight("matmul", w);
+      addon.matmul(ctx, w.data, w.type, cols, rows, x, n, out);
+    },
+
+    getRows(w, ids, out) {
+      const { cols, rows } = checkWeight("getRows", w);
+      let idArr: Int32Array;
+      if (ids instanceof Int32Array) {
+        idArr = ids;
+      } else {
+        if (ids32.length < ids.length) ids32 = new Int32Array(ids.length);
+        idArr = ids32.subarray(0, ids.length);
+        for (let i = 0; i < ids.length; i++) {
+          const id = ids[i] as number;
+          if (!Number.isInteger(id)) throw new RangeError(`getRows: id ${id} is not an integer`);
+          idArr[i] = id;
+        }
+      }
+      addon.getRows(ctx, w.data, w.type, cols, rows, idArr, out);
+    },
+
+    rmsNorm(x, weight, n, dim, eps, out) {
+      addon.rmsNorm(ctx, x, weight, n, dim, eps, out);
+    },
+
+    rope(x, n, numHeads, headDim, ropeDim, positions, invFreq, style) {
+      addon.rope(ctx, x, n, numHeads, headDim, ropeDim, positions, invFreq, style === "neox" ? 1 : 0);
+    },
+
+    storeKv(kv, k, v, n, kvDim, slotMapping) {
+      addon.storeKv(ctx, kv.k, kv.v, k, v, n, kvDim, slotMapping);
+    },
+
+    attention(args: AttentionArgs) {
+      const { seqs } = args;
+      let numTable = 0;
+      for (const s of seqs) numTable += s.blockTable.length;
+      if (seqMeta.length < 5 * seqs.length) seqMeta = new Int32Array(5 * seqs.length);
+      if (tables.length < numTable) tables = new Int32Array(numTable);
+      let off = 0;
+      seqs.forEach((s, i) => {
+        seqMeta.set([s.queryStart, s.queryLen, s.contextLen, off, s.blockTable.length], 5 * i);
+        tables.set(s.blockTable, off);
+        off += s.blockTable.length;
+      });
+      addon.attention(ctx, args.q, args.kv.k, args.kv.v, args.numHeads, args.numKvHeads, args.headDim, args.blockSize,
+        args.scale, seqMeta.subarray(0, 5 * seqs.length), tables.subarray(0, numTable), args.out);
+    },
+
+    siluMul(gate, up, len, out) {
+      addon.siluMul(ctx, gate, up, len, out);
+    },
+
+    add(a, b, len, out) {
+      addon.add(ctx, a, b, len, out);
+    },
+
+    addBias(x, bias, n) {
+      addon.addBias(ctx, x, bias, n);
+    },
+  };
+}
+
+/** The `ctx` argument for direct addon calls (benchmarks): threads and kernel set. */
+export function nativeCtx(threads: number, isa: NativeIsa): number {
+  return threads | (ISA_INDEX[isa] << 16);
+}

@@ -1,0 +1,346 @@
+/**
+ * Native backend vs the reference backend (the oracle), for every op, every weight type and every
+ * kernel set (ISA) this CPU runs, on seeded random data over awkward shapes.
+ *
+ * Tolerances (per output element y = sum_i w_i x_i, with S = sum_i |w_i x_i|):
+ *  - fp32 paths (F32/F16/BF16 weights; every type on the scalar kernels, which dequantize then dot): |native - ref| <= 1e-5 * S. Float32 accumulation of <= 2304 products has a
+ *    typical relative error sqrt(n) * 2^-24 ~ 3e-6 of S; the reference sums in float64. Plus
+ *    NMSE < 1e-9 over the whole output.
+ *  - int8-dot paths (x86 legacy quants: activations quantized per 32 like Q8_0; x86 K-quants:
+ *    per 256 like Q8_K, for Q2_K..Q6_K): the kernel must equal the reference run on the *same* 8-bit activations
+ *    (emulated here bit-exactly: d = amax/127, q = round-half-even(x/d)) to 1e-5 * S, so the integer
+ *    math is exact; and versus the true fp32 result the error is the activation rounding only:
+ *    |native - ref| <= 1/2 * sum_i |w_i| * d_i + 1e-5 * S (d_i: step of x_i's block; a hard bound),
+ *    and NMSE <= 4 * sum(w_i^2 d_i^2 / 12) / sum(y^2) (uniform rounding noise; checked with >= 32 outputs).
+ *  - elementwise ops, norms, rope, attention: NMSE < 1e-10 (fp32 rounding, 2-ulp exp).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createReferenceBackend } from "../../src/backend/js/reference.js";
+import { createNativeBackend, loadNativeAddon, type NativeIsa } from "../../src/backend/native/index.js";
+import type { AttentionSeq, Backend } from "../../src/backend/backend.js";
+import type { WeightTensor } from "../../src/weights/tensor.js";
+import { FORMATS, GgmlType } from "../../src/quant/formats.js";
+import { quantizeRows } from "../../src/quant/quantize.js";
+
+const load = loadNativeAddon();
+const required = process.env.FENNEC_REQUIRE_NATIVE === "1";
+const skip: string | false = load.ok ? false : `native addon not built (${load.reason})`;
+
+test("native addon loads (required when FENNEC_REQUIRE_NATIVE=1)", { skip: !required && skip }, () => {
+  assert.ok(load.ok, load.ok ? "" : load.reason);
+});
+
+const ISAS: readonly NativeIsa[] = load.ok ? load.info.isas : [];
+const ref = createReferenceBackend();
+
+// ---- seeded data
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+function randn(r: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = Math.max(r(), 1e-12);
+    out[i] = scale * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
+  }
+  return out;
+}
+
+function nmse(got: Float32Array, want: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < want.length; i++) {
+    num += ((got[i] as number) - (want[i] as number)) ** 2;
+    den += (want[i] as number) ** 2;
+  }
+  return den === 0 ? num : num / den;
+}
+
+// ---- matmul
+
+const TYPES = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"] as const;
+type TypeName = (typeof TYPES)[number];
+
+/** Activation block size of the int8-dot path (x86 kernels), or 0 for fp32 paths. */
+function actBlock(isa: NativeIsa, type: TypeName): number {
+  if (isa === "scalar") return 0;
+  if (["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"].includes(type)) return 32;
+  if (["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"].includes(type)) return 256;
+  return 0;
+}
+
+/** Emulates the kernels' activation quantization: per block d = amax/127 (fp32), q = rne(x * (1/d)). Returns q*d and d per element. */
+function quantizeActs(x: Float32Array, block: number): { xq: Float32Array; step: Float32Array } {
+  const xq = new Float32Array(x.length);
+  const step = new Float32Array(x.length);
+  for (let b = 0; b < x.length; b += block) {
+    let amax = 0;
+    for (let i = b; i < b + block; i++) amax = Math.max(amax, Math.abs(x[i] as number));
+    const d = Math.fround(amax / 127);
+    const id = d !== 0 ? Math.fround(1 / d) : 0;
+    for (let i = b; i < b + block; i++) {
+      const v = Math.fround((x[i] as number) * id);
+      let q = Math.round(v);
+      if (q - v === 0.5 && q % 2 !== 0) q -= 1; // round half to even, as the kernels
+      xq[i] = q * d;
+      step[i] = d;
+    }
+  }
+  return { xq, step };
+}
+
+const weightCache = new Map<string, WeightTensor>();
+function weight(type: TypeName, cols: number, rows: number): WeightTensor {
+  const key = `${type}:${cols}:${rows}`;
+  let w = weightCache.get(key);
+  if (!w) {
+    const t = GgmlType[type];
+    const src = randn(rng(cols * 7919 + rows * 31 + t), cols * rows, 0.05);
+    w = { name: `w_${key}`, type: t, dims: [cols, rows], data: quantizeRows(t, src, rows, cols) };
+    weightCache.set(key, w);
+  }
+  return w;
+}
+
+function checkMatmul(be: Backend, isa: NativeIsa, type: TypeName, cols: number, rows: number, n: number): void {
+  const w = weight(type, cols, rows);
+  const x = randn(rng(cols + 1000 * n + rows), n * cols);
+  const got = new Float32Array(n * rows).fill(NaN);
+  be.matmul(w, x, n, got);
+  const exact = new Float32Array(n * rows);
+  ref.matmul(w, x, n, exact);
+  // |w| per element, to bound each output.
+  const wf = new Float32Array(cols * rows);
+  ref.getRows(w, Array.from({ length: rows }, (_, i) => i), wf);
+  const block = actBlock(isa, type);
+  const { xq, step } = block ? quantizeActs(x, block) : { xq: x, step: new Float32Array(x.length) };
+  const onXq = new Float32Array(n * rows);
+  if (block) ref.matmul(w, xq, n, onXq);
+  const what = `${isa} ${type} cols=${cols} rows=${rows} n=${n}`;
+  let predicted = 0;
+  let energy = 0;
+  for (let t = 0; t < n; t++) {
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      let sq = 0;
+      let roundBound = 0;
+      let noise = 0;
+      for (let i = 0; i < cols; i++) {
+        const wi = wf[r * cols + i] as number;
+        const xi = x[t * cols + i] as number;
+        const di = step[t * cols + i] as number;
+        s += Math.abs(wi * xi);
+        sq += Math.abs(wi * (xq[t * cols + i] as number));
+        roundBound += 0.5 * Math.abs(wi) * di;
+        noise += (wi * di) ** 2 / 12;
+      }
+      const o = t * rows + r;
+      const g = got[o] as number;
+      const e = exact[o] as number;
+      if (block) {
+        const q = onXq[o] as number;
+        assert.ok(Math.abs(g - q) <= 1e-5 * sq + 1e-30, `${what}: out[${t},${r}] = ${g}, reference on the same int8 activations ${q}`);
+        assert.ok(Math.abs(g - e) <= roundBound + 1e-5 * s, `${what}: out[${t},${r}] = ${g}, exact ${e}, bound ${roundBound}`);
+      } else {
+        assert.ok(Math.abs(g - e) <= 1e-5 * s + 1e-30, `${what}: out[${t},${r}] = ${g}, reference ${e}`);
+      }
+      predicted += noise;
+      energy += e * e;
+    }
+  }
+  const err = nmse(got, exact);
+  if (!block) assert.ok(err < 1e-9, `${what}: NMSE ${err}`);
+  else if (n * rows >= 32) assert.ok(err <= 1e-9 + (4 * predicted) / energy, `${what}: NMSE ${err}, predicted ${predicted / energy}`);
+}
+
+for (const isa of ISAS) {
+  for (const type of TYPES) {
+    test(`matmul ${type} (${isa}) matches the reference`, { skip }, () => {
+      const bs = FORMATS.get(GgmlType[type])?.blockSize ?? 1;
+      const colsList = bs === 1 ? [1, 7, 40, 263] : bs === 32 ? [32, 96, 1056] : [256, 768, 2304];
+      // 3 threads on any machine: more threads than rows in some cases, odd splits everywhere.
+      const be = createNativeBackend({ isa, threads: 3 }) as Backend;
+      for (const cols of colsList) {
+        for (const rows of [1, 7, 37, 130]) {
+          for (const n of [1, 3, 17]) {
+            if (cols * rows * n > 2_000_000) continue;
+            checkMatmul(be, isa, type, cols, rows, n);
+          }
+        }
+      }
+    });
+  }
+}
+
+test("matmul: single-threaded, and large enough to split tokens and rows across threads", { skip }, () => {
+  for (const isa of ISAS) {
+    for (const [type, threads] of [["Q4_0", 1], ["Q4_K", 1], ["F16", 2], ["Q8_0", 2], ["Q6_K", 2]] as const) {
+      const be = createNativeBackend({ isa, threads }) as Backend;
+      checkMatmul(be, isa, type, 512, 300, 70); // 70 tokens: more than one 64-token chunk
+    }
+  }
+});
+
+test("matmul / getRows: clear errors for bad weights", { skip }, () => {
+  const be = createNativeBackend() as Backend;
+  const bad: WeightTensor = { name: "blk.0.ffn_down.weight", type: GgmlType.Q4_0, dims: [48, 2], data: new Uint8Array(64) };
+  assert.throws(() => be.matmul(bad, new Float32Array(48), 1, new Float32Array(2)), /ffn_down.*48 elements.*multiple of the Q4_0 block size \(32\)/);
+  assert.throws(() => be.getRows(bad, [0], new Float32Array(48)), /multiple of the Q4_0 block size/);
+  const iq: WeightTensor = { name: "w", type: GgmlType.IQ2_XXS, dims: [256, 1], data: new Uint8Array(66) };
+  assert.throws(() => be.matmul(iq, new Float32Array(256), 1, new Float32Array(1)), /IQ2_XXS is not supported/);
+  const short: WeightTensor = { name: "w", type: GgmlType.Q8_0, dims: [64, 4], data: new Uint8Array(100) };
+  assert.throws(() => be.matmul(short, new Float32Array(64), 1, new Float32Array(4)), /weight data has 100 bytes/);
+  const w = weight("Q8_0", 64, 4);
+  assert.throws(() => be.matmul(w, new Float32Array(63), 1, new Float32Array(4)), /x has 63 elements/);
+  assert.throws(() => be.getRows(w, [4], new Float32Array(64)), /id 4 out of range/);
+});
+
+// ---- getRows
+
+test("getRows matches the reference for every type", { skip }, () => {
+  for (const isa of ISAS) {
+    const be = createNativeBackend({ isa, threads: 2 }) as Backend;
+    for (const type of TYPES) {
+      const bs = FORMATS.get(GgmlType[type])?.blockSize ?? 1;
+      for (const [cols, ids] of [[bs === 1 ? 33 : bs, [0]], [bs === 256 ? 512 : 96, [5, 0, 36, 5]], [bs === 256 ? 2048 : 2080, Array.from({ length: 37 }, (_, i) => (i * 7) % 37)]] as const) {
+        const w = weight(type, cols, 37);
+        const got = new Float32Array(ids.length * cols).fill(NaN);
+        const want = new Float32Array(ids.length * cols);
+        be.getRows(w, Int32Array.from(ids), got);
+        ref.getRows(w, ids, want);
+        const err = nmse(got, want);
+        assert.ok(err < 1e-12, `${isa} ${type} cols=${cols}: NMSE ${err}`);
+      }
+    }
+  }
+});
+
+// ---- elementwise ops, norm, rope, kv store, attention
+
+function eachBackend(fn: (be: Backend, isa: NativeIsa) => void): void {
+  for (const isa of ISAS) for (const threads of [1, 3]) fn(createNativeBackend({ isa, threads }) as Backend, isa);
+}
+
+test("rmsNorm matches the reference (including out aliasing x)", { skip }, () => {
+  eachBackend((be, isa) => {
+    for (const [n, dim] of [[1, 7], [3, 64], [17, 1000], [40, 4096]] as const) {
+      const x = randn(rng(n * dim), n * dim, 3);
+      const wt = randn(rng(dim), dim);
+      const want = new Float32Array(n * dim);
+      ref.rmsNorm(x, wt, n, dim, 1e-5, want);
+      const got = new Float32Array(n * dim);
+      be.rmsNorm(x, wt, n, dim, 1e-5, got);
+      assert.ok(nmse(got, want) < 1e-10, `${isa} n=${n} dim=${dim}: NMSE ${nmse(got, want)}`);
+      const inPlace = x.slice();
+      be.rmsNorm(inPlace, wt, n, dim, 1e-5, inPlace);
+      assert.ok(nmse(inPlace, want) < 1e-10, `${isa} in place`);
+    }
+  });
+});
+
+test("rope matches the reference for both styles, partial rotary dims and large positions", { skip }, () => {
+  eachBackend((be, isa) => {
+    for (const style of ["norm", "neox"] as const) {
+      for (const [n, heads, headDim, ropeDim] of [[1, 1, 8, 8], [3, 4, 64, 64], [17, 2, 128, 64], [9, 3, 80, 80]] as const) {
+        const x = randn(rng(n * heads * headDim), n * heads * headDim);
+        const positions = Int32Array.from({ length: n }, (_, i) => (i * 7919) % 131072);
+        const invFreq = Float32Array.from({ length: ropeDim / 2 }, (_, j) => Math.pow(500000, (-2 * j) / ropeDim));
+        const want = x.slice();
+        const got = x.slice();
+        ref.rope(want, n, heads, headDim, ropeDim, positions, invFreq, style);
+        be.rope(got, n, heads, headDim, ropeDim, positions, invFreq, style);
+        assert.ok(nmse(got, want) < 1e-10, `${isa} ${style} ${n}x${heads}x${headDim}/${ropeDim}: NMSE ${nmse(got, want)}`);
+      }
+    }
+  });
+});
+
+test("siluMul, add, addBias match the reference (small, odd and parallel-sized lengths, aliasing)", { skip }, () => {
+  eachBackend((be, isa) => {
+    for (const len of [1, 13, 4096, 200_003]) {
+      const g = randn(rng(len), len, 4);
+      const u = randn(rng(len + 1), len);
+      const want = new Float32Array(len);
+      ref.siluMul(g, u, len, want);
+      const got = g.slice();
+      be.siluMul(got, u, len, got); // out aliases gate
+      assert.ok(nmse(got, want) < 1e-10, `${isa} siluMul len=${len}: NMSE ${nmse(got, want)}`);
+      ref.add(g, u, len, want);
+      const sum = g.slice();
+      be.add(sum, u, len, sum);
+      assert.deepEqual(sum, want, `${isa} add len=${len}`);
+    }
+    for (const [n, d] of [[1, 5], [7, 96], [33, 4096]] as const) {
+      const bias = randn(rng(d), d);
+      const want = randn(rng(n * d), n * d);
+      const got = want.slice();
+      ref.addBias(want, bias, n);
+      be.addBias(got, bias, n);
+      assert.deepEqual(got, want, `${isa} addBias ${n}x${d}`);
+    }
+  });
+});
+
+test("storeKv writes the mapped slots and rejects slots outside the cache", { skip }, () => {
+  const be = createNativeBackend() as Backend;
+  const kvDim = 12;
+  const kv = { k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
+  const kvRef = { k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
+  const k = randn(rng(1), 3 * kvDim);
+  const v = randn(rng(2), 3 * kvDim);
+  const slots = Int32Array.from([9, 0, 4]);
+  be.storeKv(kv, k, v, 3, kvDim, slots);
+  ref.storeKv(kvRef, k, v, 3, kvDim, slots);
+  assert.deepEqual(kv, kvRef);
+  assert.throws(() => be.storeKv(kv, k, v, 1, kvDim, Int32Array.from([10])), /slot 10 out of range/);
+});
+
+/** A batch of sequences over a paged cache with shuffled block ids. */
+function attentionCase(seed: number, numHeads: number, numKvHeads: number, headDim: number, blockSize: number,
+  shapes: readonly (readonly [queryLen: number, contextLen: number])[], qScale: number) {
+  const r = rng(seed);
+  const kvDim = numKvHeads * headDim;
+  const numBlocks = shapes.reduce((a, [, c]) => a + Math.ceil(c / blockSize), 0) + 3;
+  const ids = Array.from({ length: numBlocks }, (_, i) => i).sort(() => r() - 0.5);
+  const kv = { k: randn(r, numBlocks * blockSize * kvDim), v: randn(r, numBlocks * blockSize * kvDim) };
+  const seqs: AttentionSeq[] = [];
+  let queryStart = 0;
+  for (const [queryLen, contextLen] of shapes) {
+    const blockTable = Int32Array.from(ids.splice(0, Math.ceil(contextLen / blockSize) + 1)); // one spare entry
+    seqs.push({ queryStart, queryLen, contextLen, blockTable });
+    queryStart += queryLen;
+  }
+  const q = randn(r, queryStart * numHeads * headDim, qScale);
+  return { q, kv, numHeads, numKvHeads, headDim, blockSize, scale: 1 / Math.sqrt(headDim), seqs, numTokens: queryStart };
+}
+
+test("attention matches the reference: GQA / MHA / MQA, prefill chunks, decode, long (split) contexts, odd block sizes", { skip }, () => {
+  const cases = [
+    attentionCase(1, 8, 2, 64, 16, [[1, 1], [5, 5], [1, 40], [7, 100]], 1), // GQA: fresh prompt, decode, chunk after context
+    attentionCase(2, 4, 4, 32, 5, [[3, 70], [1, 1]], 1), // MHA, block size 5
+    attentionCase(3, 6, 1, 16, 7, [[1, 333]], 1), // MQA decode, many key chunks
+    attentionCase(4, 2, 1, 128, 32, [[40, 300]], 8), // sharp softmax (large scores): online max rescaling
+    attentionCase(6, 8, 2, 64, 16, [[1, 1500], [2, 700]], 4), // long decode contexts: split across threads, merged
+  ];
+  eachBackend((be, isa) => {
+    cases.forEach((c, i) => {
+      const want = new Float32Array(c.numTokens * c.numHeads * c.headDim);
+      const got = new Float32Array(want.length).fill(NaN);
+      ref.attention({ ...c, out: want });
+      be.attention({ ...c, out: got });
+      assert.ok(nmse(got, want) < 1e-10, `${isa} case ${i}: NMSE ${nmse(got, want)}`);
+    });
+  });
+  const be = createNativeBackend() as Backend;
+  const c = attentionCase(5, 2, 1, 8, 4, [[2, 9]], 1);
+  const bad = { ...c, seqs: [{ ...(c.seqs[0] as AttentionSeq), blockTable: Int32Array.from([0, 1]) }], out: new Float32Array(32) };
+  assert.throws(() => be.attention(bad), /block table too short/);
+});
