@@ -1,18 +1,29 @@
 /**
  * Greedy decoding with full logits from two engines on the same GGUF file, for cross-checks:
- *  - llama.cpp through node-llama-cpp's prebuilt CPU build (controlledEvaluate: raw logits of
- *    every step, the greedy token chosen by llama.cpp's own sampler);
+ *  - llama.cpp through node-llama-cpp's prebuilt CPU build (controlledEvaluate: the probabilities
+ *    of every token at every step, the greedy token chosen by llama.cpp's own sampler);
  *  - Fennec's forward pass, driven step by step (prefill the prompt, then one token per step).
  */
 import { getLlama, type Llama } from "node-llama-cpp";
 import { loadModel } from "../../src/index.js";
+import { openModelFiles } from "../../src/weights/load.js";
 import type { BackendKind } from "../../src/backend/registry.js";
 
 export interface GreedyStep {
   /** The greedy token at this step. */
   readonly token: number;
-  /** Full logits row [vocab]. */
+  /** Full row [vocab]: Fennec's logits; llama.cpp's log-probabilities (logits up to a constant). */
   readonly logits: Float32Array;
+}
+
+/** A logits row as log-probabilities (log-softmax, in float64), so rows from both engines compare directly. */
+export function logSoftmax(row: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(row, (v) => v - lse);
 }
 
 let llamaPromise: Promise<Llama> | undefined;
@@ -30,6 +41,7 @@ export interface LlamaCppOptions {
 
 /** llama.cpp: prompt, then `steps` greedy tokens, with the logits that chose each. */
 export async function llamaCppGreedy(modelPath: string, promptIds: readonly number[], steps: number, opts: LlamaCppOptions = {}): Promise<GreedyStep[]> {
+  const vocabSize = openModelFiles(modelPath).config.vocabSize;
   const llama = await llamaCpp();
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const kvType = opts.kvType ?? "F32";
@@ -40,17 +52,18 @@ export async function llamaCppGreedy(modelPath: string, promptIds: readonly numb
   try {
     const seq = ctx.getSequence();
     const out: GreedyStep[] = [];
-    const next = { generateNext: { token: true, logits: true, options: { temperature: 0 } } } as const;
+    // node-llama-cpp (3.21) gives the softmax of the logits (float32, every token), not the logits:
+    // their logs are the logits up to a per-step constant (-Infinity where the softmax underflowed).
+    const next = { generateNext: { token: true, probabilities: true, options: { temperature: 0 } } } as const;
     let input: (number | [number, typeof next])[] = promptIds.map((t, i) => (i === promptIds.length - 1 ? [t, next] : t));
     for (let s = 0; s < steps; s++) {
       const res = await seq.controlledEvaluate(input as never);
       const last = res[res.length - 1];
-      const logitsMap = last?.next.logits;
+      const probs = last?.next.probabilities;
       const token = last?.next.token;
-      if (!logitsMap || token === undefined || token === null) throw new Error(`llama.cpp returned no logits/token at step ${s}`);
-      const n = Math.max(...logitsMap.keys()) + 1;
-      const logits = new Float32Array(n);
-      for (const [id, v] of logitsMap) logits[id] = v;
+      if (!probs || token === undefined || token === null) throw new Error(`llama.cpp returned no probabilities/token at step ${s}`);
+      const logits = new Float32Array(vocabSize).fill(-Infinity);
+      for (const [id, p] of probs) if (id < logits.length) logits[id] = Math.log(p);
       out.push({ token, logits });
       input = [[token, next]];
     }

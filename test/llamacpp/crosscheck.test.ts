@@ -8,23 +8,26 @@
  *  1. greedy decoding, 32 steps: Fennec's tokens equal llama.cpp's;
  *  2. teacher-forced (Fennec fed llama.cpp's tokens, so both see the same context at every step):
  *     llama.cpp's top-10 logits agree with Fennec's within `tol` x the standard deviation of the
- *     step's logits, and Fennec's argmax is llama.cpp's token.
+ *     step's logits, and Fennec's argmax is llama.cpp's token. node-llama-cpp gives llama.cpp's
+ *     softmax, not its logits, so rows are compared as log-probabilities (logits minus the row's
+ *     log-sum-exp, which both engines shift by the same amount to within the noise below).
  * A greedy choice may differ only at a near-tie: where llama.cpp's own logits for the two tokens
  * are within the tolerance (then the free-running comparison stops there; the teacher-forced one
  * goes on). Random models have many near-ties (their logits are Gaussian over the vocabulary);
  * the seeds below were chosen so that none occurs with this machine's kernels.
  *
- * Tolerances, as a fraction of the logits' standard deviation (measured maxima in brackets):
- *  - F32 1e-3 [<1e-5]: both engines compute in fp32; only summation order differs.
- *  - F16 0.02 [0.002]: llama.cpp rounds activations to fp16 (2^-11) for its F16 dot products.
- *  - BF16 0.05 [0.015]: llama.cpp rounds activations to bf16 (2^-8).
- *  - block types 0.2 [0.083]: llama.cpp quantizes every activation row to 8 bits (Q8_0 blocks of
+ * Tolerances, as a fraction of the logits' standard deviation (measured maxima in brackets, native
+ * backend, node-llama-cpp 3.21.1):
+ *  - F32 1e-3 [1e-5]: both engines compute in fp32; only summation order differs.
+ *  - F16 0.02 [0.001]: llama.cpp rounds activations to fp16 (2^-11) for its F16 dot products.
+ *  - BF16 0.05 [0.01]: llama.cpp rounds activations to bf16 (2^-8).
+ *  - block types 0.2 [0.087]: llama.cpp quantizes every activation row to 8 bits (Q8_0 blocks of
  *    32 for Q4_0..Q8_0 weights, Q8_K blocks of 256 for K-quants) before integer dot products, and
  *    Fennec's native backend does the same. Where both round the same activations the same way
- *    the logits agree bit for bit (Q3_K, Q4_K, Q5_K here); where their activation paths differ
- *    (legacy types, Q2_K, Q6_K decode) two independent 8-bit roundings of every activation,
- *    compounded over the layers of an untrained model, move logits by up to ~8% of their spread,
- *    as much as either engine differs from fp32 math (Fennec's reference backend). 0.2 leaves 2.5x.
+ *    the logits agree to float precision (Q2_K, Q4_K, Q5_K at the time of writing); where their
+ *    activation paths differ two independent 8-bit roundings of every activation, compounded over
+ *    the layers of an untrained model, move logits by up to ~9% of their spread, as much as either
+ *    engine differs from fp32 math (Fennec's reference backend: 0.03-0.06). 0.2 leaves 2.3x.
  * llama.cpp runs with an F32 KV cache (its default F16 cache would add fp16 rounding of K/V).
  */
 import { after, before, test } from "node:test";
@@ -37,7 +40,7 @@ import { PRESETS } from "../../src/models/presets.js";
 import { loadTokenizer } from "../../src/index.js";
 import { writeQuantizedGguf } from "../../src/quant/model-quantize.js";
 import { openModelFiles } from "../../src/weights/load.js";
-import { fennecGreedy, llamaCpp, llamaCppGreedy, type GreedyStep } from "../helpers/llamacpp.js";
+import { fennecGreedy, llamaCpp, llamaCppGreedy, logSoftmax, type GreedyStep } from "../helpers/llamacpp.js";
 import { stories } from "../helpers/paths.js";
 
 const STEPS = 32;
@@ -100,13 +103,15 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function logitStd(row: Float32Array): number {
+/** Standard deviation of a row's finite entries (a log-probability that underflowed is -Infinity). */
+function logitStd(row: ArrayLike<number>): number {
+  let n = 0;
   let mean = 0;
-  for (const v of row) mean += v;
-  mean /= row.length;
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i])) { mean += row[i] as number; n++; }
+  mean /= n;
   let s2 = 0;
-  for (const v of row) s2 += (v - mean) ** 2;
-  return Math.sqrt(s2 / row.length);
+  for (let i = 0; i < row.length; i++) if (Number.isFinite(row[i])) s2 += ((row[i] as number) - mean) ** 2;
+  return Math.sqrt(s2 / n);
 }
 
 function topK(row: Float32Array, k: number): number[] {
@@ -128,10 +133,11 @@ for (const c of CASES) {
     const ref = await llamaCppGreedy(file, PROMPT, STEPS, { threads: 2, contextSize: 64 });
     const llamaTokens = ref.map((s) => s.token);
     const free = await fennecGreedy(file, PROMPT, STEPS);
-    const forced = await fennecGreedy(file, PROMPT, STEPS, { forcedTokens: llamaTokens });
 
     // 1. Free-running greedy decoding.
     const diverged = free.steps.findIndex((s, i) => s.token !== llamaTokens[i]);
+    // Until they diverge, free-running Fennec was fed llama.cpp's tokens anyway.
+    const forced = diverged < 0 ? free : await fennecGreedy(file, PROMPT, STEPS, { forcedTokens: llamaTokens });
     if (diverged >= 0) {
       const m = margin(ref[diverged] as GreedyStep, (free.steps[diverged] as GreedyStep).token);
       t.diagnostic(`greedy tokens diverge at step ${diverged} (llama.cpp ${llamaTokens[diverged]}, Fennec ${free.steps[diverged]?.token}), a near-tie: margin ${m.toFixed(4)} std`);
@@ -146,10 +152,11 @@ for (const c of CASES) {
     forced.steps.forEach((f, i) => {
       const r = ref[i] as GreedyStep;
       const std = logitStd(r.logits);
+      const fl = logSoftmax(f.logits);
       for (const id of topK(r.logits, 10)) {
-        const d = Math.abs((r.logits[id] as number) - (f.logits[id] as number)) / std;
+        const d = Math.abs((r.logits[id] as number) - (fl[id] as number)) / std;
         worst = Math.max(worst, d);
-        assert.ok(d <= c.tol, `step ${i}, token ${id}: llama.cpp ${r.logits[id]}, Fennec ${f.logits[id]}: |diff| = ${d.toFixed(4)} std > ${c.tol}`);
+        assert.ok(d <= c.tol, `step ${i}, token ${id}: llama.cpp ${r.logits[id]}, Fennec ${fl[id]} (log-probabilities): |diff| = ${d.toFixed(4)} std > ${c.tol}`);
       }
       if (f.token !== r.token) {
         nearTies++;
