@@ -9,14 +9,19 @@ import { loadModel, type LoadedModel } from "../../src/index.js";
 import { DEFAULT_ENGINE_CONFIG, LLMEngine, kvBytesPerBlock, type EngineConfig, type RequestParams } from "../../src/engine/llm-engine.js";
 import { EngineLoop, type RequestEvent } from "../../src/engine/engine-loop.js";
 import { createRng } from "../../src/sampling/rng.js";
+import { loadNativeAddon } from "../../src/backend/native/index.js";
 import { stories } from "../helpers/paths.js";
 
 const loaded: LoadedModel = await loadModel(stories("stories260K.gguf"), { backend: "reference", contextLength: 512 });
+// The native backend too when it is built (CI requires it): its batched kernels must keep rows independent.
+const loadedNative: LoadedModel | undefined = loadNativeAddon().ok
+  ? await loadModel(stories("stories260K.gguf"), { backend: "native", contextLength: 512 })
+  : undefined;
 
-function engine(over: Partial<EngineConfig> & { numBlocks?: number } = {}): LLMEngine {
+function engine(over: Partial<EngineConfig> & { numBlocks?: number } = {}, m: LoadedModel = loaded): LLMEngine {
   const blockSize = over.blockSize ?? 16;
   const numBlocks = over.numBlocks ?? 256;
-  return new LLMEngine(loaded.model, { ...DEFAULT_ENGINE_CONFIG, ...over, kvCacheBytes: numBlocks * kvBytesPerBlock(loaded.model, blockSize) }, loaded.tokenizer.stopIds);
+  return new LLMEngine(m.model, { ...DEFAULT_ENGINE_CONFIG, ...over, kvCacheBytes: numBlocks * kvBytesPerBlock(m.model, blockSize) }, m.tokenizer.stopIds);
 }
 
 async function collect(events: AsyncIterable<RequestEvent>): Promise<{ ids: number[]; finish: RequestEvent | undefined }> {
@@ -35,20 +40,23 @@ const prompts = [
   "The boat was blue and", "In the forest", "Ben found a box", "She saw a", "The little girl was sad because", "Bob",
 ].map((p) => loaded.tokenizer.encode(p));
 
-test("batch invariance: 16 prompts run concurrently give the same greedy tokens as each run alone", async () => {
-  const alone: number[][] = [];
-  for (const p of prompts) {
-    const loop = new EngineLoop(engine());
-    alone.push((await collect(loop.generate(p, { temperature: 0, maxTokens: 24 }).events)).ids);
-  }
-  // Small budget: prompts are prefilled in chunks while others decode, in mixed batches.
-  const loop = new EngineLoop(engine({ maxNumBatchedTokens: 24 }));
-  let maxBatch = 0;
-  loop.onStep((st) => { maxBatch = Math.max(maxBatch, st.numSeqsInBatch); });
-  const together = await Promise.all(prompts.map((p) => collect(loop.generate(p, { temperature: 0, maxTokens: 24 }).events)));
-  assert.equal(maxBatch, 16);
-  together.forEach((r, i) => assert.deepEqual(r.ids, alone[i], `prompt ${i}`));
-});
+for (const [name, m] of [["reference", loaded], ["native", loadedNative]] as const) {
+  if (!m) continue;
+  test(`[${name}] batch invariance: 16 prompts run concurrently give the same greedy tokens as each run alone`, async () => {
+    const alone: number[][] = [];
+    for (const p of prompts) {
+      const loop = new EngineLoop(engine({}, m));
+      alone.push((await collect(loop.generate(p, { temperature: 0, maxTokens: 24 }).events)).ids);
+    }
+    // Small budget: prompts are prefilled in chunks while others decode, in mixed batches.
+    const loop = new EngineLoop(engine({ maxNumBatchedTokens: 24 }, m));
+    let maxBatch = 0;
+    loop.onStep((st) => { maxBatch = Math.max(maxBatch, st.numSeqsInBatch); });
+    const together = await Promise.all(prompts.map((p) => collect(loop.generate(p, { temperature: 0, maxTokens: 24 }).events)));
+    assert.equal(maxBatch, 16);
+    together.forEach((r, i) => assert.deepEqual(r.ids, alone[i], `prompt ${i}`));
+  });
+}
 
 test("seeded sampling: same seed, same tokens alone or among other requests", async () => {
   const params: RequestParams = { temperature: 1, seed: 42, maxTokens: 20 };
