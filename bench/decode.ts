@@ -6,7 +6,7 @@
  * bandwidth.
  *
  *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama]
- *   npm run bench:decode -- --presets [--all] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
+ *   npm run bench:decode -- --presets [--all | --models a,b] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
  *
  * --presets synthesizes qwen2.5-0.5b and llama-3.2-1b (--all: also smollm2-135m, tinyllama-1.1b) at
  * each type into a cache directory (reused on the next run) and prints a markdown table.
@@ -40,6 +40,7 @@ const { values: flags, positionals } = parseArgs({
     presets: { type: "boolean" },
     all: { type: "boolean" },
     types: { type: "string" },
+    models: { type: "string" },
     "cache-dir": { type: "string" },
     reps: { type: "string" },
     child: { type: "string" },
@@ -243,7 +244,7 @@ async function main(): Promise<void> {
   const load = loadNativeAddon();
   const bw = measureBandwidth();
   console.log(`date: ${new Date().toISOString().slice(0, 10)}`);
-  console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${os.availableParallelism()} available), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}`);
+  console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${os.availableParallelism()} available), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(2)} at start`);
   console.log(`Fennec native: ${load.ok ? `${load.info.best} kernels, ${load.info.compiler.trim()}` : `unavailable (${load.reason}): reference backend`}; threads ${threads}`);
   console.log(`memory read bandwidth: ${bw.gbps.toFixed(1)} GB/s (${bw.how})`);
   console.log(`roofline tg = bandwidth / weight bytes read per token (all weights but the embedding rows not looked up; KV cache reads not counted)`);
@@ -253,7 +254,7 @@ async function main(): Promise<void> {
   if (flags.presets) {
     const cacheDir = flags["cache-dir"] ?? path.join(os.tmpdir(), "fennec-bench-presets");
     fs.mkdirSync(cacheDir, { recursive: true });
-    const names = flags.all ? ["smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b", "tinyllama-1.1b"] : ["qwen2.5-0.5b", "llama-3.2-1b"];
+    const names = flags.models?.split(",") ?? (flags.all ? ["smollm2-135m", "qwen2.5-0.5b", "llama-3.2-1b", "tinyllama-1.1b"] : ["qwen2.5-0.5b", "llama-3.2-1b"]);
     const types = (flags.types ?? "q8_0,q4_k_m").split(",");
     for (const name of names) {
       for (const type of types) {
@@ -268,7 +269,7 @@ async function main(): Promise<void> {
   } else {
     const file = positionals[0];
     if (file === undefined) {
-      console.error("usage: npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--no-llama] | --presets [--all] [--types q8_0,q4_k_m]");
+      console.error("usage: npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] | --presets [--all | --models a,b] [--types q8_0,q4_k_m]");
       process.exit(1);
     }
     const c = openModelFiles(file).config;

@@ -15,6 +15,7 @@ import type { ModelFiles } from "../weights/model-files.js";
 import type { WeightTensor } from "../weights/tensor.js";
 import { numElements } from "../weights/tensor.js";
 import { unpermuteQK } from "../weights/hf.js";
+import { readGguf, readTensors } from "../weights/gguf.js";
 import { metadataEntries, kv, type GgufKv } from "../weights/gguf-writer.js";
 import { writeGgufStreaming, type GgufTensorSpec } from "../weights/gguf-stream-writer.js";
 import { tokenizerKvs } from "../weights/tokenizer-gguf.js";
@@ -130,6 +131,15 @@ export function quantizeModelFiles(files: ModelFiles, type: string, opts: Quanti
   };
 }
 
+function uncachedGgufReader(file: string): (name: string) => WeightTensor | undefined {
+  const g = readGguf(file);
+  const infos = new Map(g.tensors.map((t) => [t.name, t]));
+  return (name) => {
+    const info = infos.get(name);
+    return info ? readTensors(g, [info]).get(name) : undefined;
+  };
+}
+
 /** Whether the source stores Llama Q/K in HF's rotate-half layout (which GGUF files do not). */
 function needsUnpermute(files: ModelFiles): boolean {
   return files.format === "hf" && files.config.arch === "llama" && files.config.ropeStyle === "neox";
@@ -187,6 +197,9 @@ export async function writeQuantizedGguf(files: ModelFiles, outPath: string, typ
   const metadata = quantizedMetadata(files, ft, anyQuantized);
   const unpermute = needsUnpermute(files);
   const c = files.config;
+  // ModelFiles keeps every tensor it has read; reading a GGUF source directly keeps only the one
+  // being converted in memory.
+  const readUncached = files.format === "gguf" ? uncachedGgufReader(files.path) : undefined;
   const pool = createQuantizePool(opts.threads);
   const t0 = performance.now();
   try {
@@ -194,7 +207,7 @@ export async function writeQuantizedGguf(files: ModelFiles, outPath: string, typ
     const bytes = await writeGgufStreaming(outPath, metadata, specs, async (i) => {
       const p = tensors[i] as PlannedTensor;
       const t1 = performance.now();
-      let src = p.name === "rope_freqs.weight" && ropeFreqs ? ropeFreqs : files.getTensor(p.name);
+      let src = p.name === "rope_freqs.weight" && ropeFreqs ? ropeFreqs : (readUncached?.(p.name) ?? files.getTensor(p.name));
       if (!src) throw new Error(`${files.path}: tensor ${p.name} is listed but cannot be read`);
       if (unpermute && /\.attn_q\.(weight|bias)$/.test(p.name)) src = unpermuteQK(src, c.numHeads);
       if (unpermute && /\.attn_k\.(weight|bias)$/.test(p.name)) src = unpermuteQK(src, c.numKvHeads);

@@ -57,24 +57,26 @@ class Sink {
     this.len += n;
     return o;
   }
-  u8(v: number): void { this.buf.writeUInt8(v, this.reserve(1)); }
-  i8(v: number): void { this.buf.writeInt8(v, this.reserve(1)); }
-  u16(v: number): void { this.buf.writeUInt16LE(v, this.reserve(2)); }
-  i16(v: number): void { this.buf.writeInt16LE(v, this.reserve(2)); }
-  u32(v: number): void { this.buf.writeUInt32LE(v, this.reserve(4)); }
-  i32(v: number): void { this.buf.writeInt32LE(v, this.reserve(4)); }
-  f32(v: number): void { this.buf.writeFloatLE(v, this.reserve(4)); }
-  f64(v: number): void { this.buf.writeDoubleLE(v, this.reserve(8)); }
-  u64(v: number | bigint): void { this.buf.writeBigUInt64LE(BigInt(v), this.reserve(8)); }
-  i64(v: number | bigint): void { this.buf.writeBigInt64LE(BigInt(v), this.reserve(8)); }
+  u8(v: number): void { const o = this.reserve(1); this.buf.writeUInt8(v, o); }
+  i8(v: number): void { const o = this.reserve(1); this.buf.writeInt8(v, o); }
+  u16(v: number): void { const o = this.reserve(2); this.buf.writeUInt16LE(v, o); }
+  i16(v: number): void { const o = this.reserve(2); this.buf.writeInt16LE(v, o); }
+  u32(v: number): void { const o = this.reserve(4); this.buf.writeUInt32LE(v, o); }
+  i32(v: number): void { const o = this.reserve(4); this.buf.writeInt32LE(v, o); }
+  f32(v: number): void { const o = this.reserve(4); this.buf.writeFloatLE(v, o); }
+  f64(v: number): void { const o = this.reserve(8); this.buf.writeDoubleLE(v, o); }
+  u64(v: number | bigint): void { const o = this.reserve(8); this.buf.writeBigUInt64LE(BigInt(v), o); }
+  i64(v: number | bigint): void { const o = this.reserve(8); this.buf.writeBigInt64LE(BigInt(v), o); }
   str(s: string): void {
     const b = Buffer.from(s, "utf8");
     this.u64(b.length);
-    b.copy(this.buf, this.reserve(b.length));
+    const o = this.reserve(b.length); // reserve first: it may swap in a bigger buffer
+    b.copy(this.buf, o);
   }
   pad(alignment: number): void {
     const n = (alignment - (this.len % alignment)) % alignment;
-    this.buf.fill(0, this.reserve(n), this.len);
+    const o = this.reserve(n);
+    this.buf.fill(0, o, this.len);
   }
   bytes(): Buffer { return this.buf.subarray(0, this.len); }
 }

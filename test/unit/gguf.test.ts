@@ -221,3 +221,12 @@ test("a known but unsupported tensor type (IQ2_XXS) is refused by name", () => {
     return true;
   });
 });
+
+test("writer: a header larger than the writer's initial 64 KiB buffer (a real vocabulary) round-trips", () => {
+  const tokens = Array.from({ length: 20000 }, (_, i) => `token_${i}_▁piece`);
+  const p = tmpFile("bigheader.gguf");
+  writeGguf(p, { metadata: [kv.str("general.architecture", "llama"), kv.strs("tokenizer.ggml.tokens", tokens)], tensors: [] });
+  const f = readGguf(p);
+  assert.deepEqual(f.metadata.get("tokenizer.ggml.tokens"), tokens);
+  assert.ok(f.dataOffset > 1 << 16);
+});

@@ -171,6 +171,21 @@ test("quantizeModelFiles: weights converted on first use with the reference quan
   await assert.rejects(loadModel(STORIES, { quantize: "q9_9" }), /quantize: unknown quantization type "q9_9"/);
 });
 
+test("load-time quantization of a Hugging Face directory keeps its layout (permuted Q/K, neox): same argmax as F32", () => {
+  const fx = buildStories260KHf({ dtype: "BF16" });
+  const files = quantizeModelFiles(loadHfDirectory(fx.dir), "q8_0");
+  assert.equal(files.config.ropeStyle, "neox");
+  assert.equal(files.getTensor("blk.0.attn_q.weight")?.type, GgmlType.Q8_0);
+  const got = logitsOf(files);
+  const want = logitsOf(loadGgufModel(fx.ggufPath));
+  for (let pos = 0; pos < TOKENS.length; pos++) {
+    const g = got.subarray(pos * 512, (pos + 1) * 512);
+    const w = want.subarray(pos * 512, (pos + 1) * 512);
+    assert.equal(g.indexOf(Math.max(...g)), w.indexOf(Math.max(...w)), `argmax at position ${pos}`);
+  }
+  fs.rmSync(fx.dir, { recursive: true, force: true });
+});
+
 // ---- GGUF files ----
 
 test("GGUF -> F32 GGUF is the same model: tensors bit for bit, metadata kept, file type 0", async () => {

@@ -79,7 +79,10 @@ test("presets have the real models' shapes (config.json of each model)", () => {
   assert.equal(Math.round(params("qwen2.5-0.5b")), 494);
   assert.equal(Math.round(params("llama-3.2-1b")), 1236);
   assert.equal(Math.round(params("tinyllama-1.1b")), 1100);
-  for (const p of PRESETS) assert.equal(p.config.dim % p.config.numHeads, p.config.headDim * p.config.numHeads === p.config.dim ? 0 : p.config.dim % p.config.numHeads, p.name);
+  for (const p of PRESETS) {
+    assert.equal(p.config.headDim * p.config.numHeads, p.config.dim, p.name);
+    assert.equal(p.config.numHeads % p.config.numKvHeads, 0, p.name);
+  }
 });
 
 test("llama-3.2-1b q4_k_m tensor list (not written): shapes, llama.cpp's mix, rope_freqs giving Llama-3 scaling", () => {
