@@ -96,25 +96,14 @@ function writeValue(s: HeaderSink, type: GgufValueType, value: GgufValue, key: s
   }
 }
 
-export interface StreamWriteOptions {
-  readonly alignment?: number;
-}
-
 /**
- * Write a GGUF file: `metadata`, then `tensors` whose bytes come from `produce(i)` in order (each
- * must be exactly tensorByteLength(tensors[i]) bytes). Returns the file size.
+ * The GGUF v3 header for these tensors (magic, counts, metadata, tensor infos with aligned offsets,
+ * padding to the data section), and each tensor's byte length. Shared by both writers.
  */
-export async function writeGgufStreaming(
-  path: string,
-  metadata: readonly GgufKv[],
-  tensors: readonly GgufTensorSpec[],
-  produce: (index: number) => Uint8Array | Promise<Uint8Array>,
-  opts: StreamWriteOptions = {},
-): Promise<number> {
-  const alignment = opts.alignment ?? 32;
+export function encodeGgufHeader(metadata: readonly GgufKv[], tensors: readonly GgufTensorSpec[], alignment: number): { header: Buffer; sizes: number[] } {
   const names = new Set<string>();
   for (const t of tensors) {
-    if (names.has(t.name)) throw new Error(`writeGgufStreaming: duplicate tensor name ${t.name}`);
+    if (names.has(t.name)) throw new Error(`GGUF writer: duplicate tensor name ${t.name}`);
     names.add(t.name);
   }
   const s = new HeaderSink();
@@ -141,13 +130,33 @@ export async function writeGgufStreaming(
     offset += Math.ceil((sizes[i] as number) / alignment) * alignment;
   });
   s.zeros((alignment - (s.length % alignment)) % alignment);
+  return { header: s.bytes(), sizes };
+}
+
+export interface StreamWriteOptions {
+  readonly alignment?: number;
+}
+
+/**
+ * Write a GGUF file: `metadata`, then `tensors` whose bytes come from `produce(i)` in order (each
+ * must be exactly tensorByteLength(tensors[i]) bytes). Returns the file size.
+ */
+export async function writeGgufStreaming(
+  path: string,
+  metadata: readonly GgufKv[],
+  tensors: readonly GgufTensorSpec[],
+  produce: (index: number) => Uint8Array | Promise<Uint8Array>,
+  opts: StreamWriteOptions = {},
+): Promise<number> {
+  const alignment = opts.alignment ?? 32;
+  const { header, sizes } = encodeGgufHeader(metadata, tensors, alignment);
 
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, "w");
   let ok = false;
   try {
-    fs.writeSync(fd, s.bytes());
-    let pos = s.length;
+    fs.writeSync(fd, header);
+    let pos = header.length;
     const zeros = Buffer.alloc(alignment);
     for (let i = 0; i < tensors.length; i++) {
       const data = await produce(i);
