@@ -7,21 +7,8 @@ import * as assert from "node:assert/strict";
 import { buildStories260KHf, type HfDtype } from "../helpers/hf-fixture.js";
 import { loadHfDirectory } from "../../src/weights/hf.js";
 import { loadGgufModel } from "../../src/weights/gguf-model.js";
-import { buildModel } from "../../src/models/registry.js";
-import { createReferenceBackend } from "../../src/backend/js/reference.js";
-import type { ModelFiles } from "../../src/weights/model-files.js";
+import { logitsOf } from "../helpers/forward.js";
 
-const TOKENS = [1, 403, 407, 261, 378, 432, 383, 286];
-
-function logitsOf(files: ModelFiles): Float32Array {
-  const model = buildModel(files, createReferenceBackend());
-  const positions = Int32Array.from(TOKENS, (_, i) => i);
-  return model.forward({
-    tokenIds: Int32Array.from(TOKENS), positions, slotMapping: positions,
-    seqs: [{ queryStart: 0, queryLen: TOKENS.length, contextLen: TOKENS.length, blockTable: Int32Array.of(0) }],
-    logitIndices: positions,
-  }, model.createKvCache(1, 16)).slice();
-}
 
 // Tolerances: F32 is the same arithmetic on the same values (bit-identical expected, 1e-5 allowed);
 // F16 / BF16 round every weight (10 / 7 mantissa bits), measured max deviations 0.017 / 0.10.

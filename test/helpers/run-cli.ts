@@ -1,5 +1,5 @@
 /** Run the fennec CLI from src/ in a child process (async, so an in-process test server keeps answering). */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { repoRoot } from "./paths.js";
 
@@ -27,4 +27,10 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, tim
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The same, synchronously (for tests that need no server in-process). */
+export function runCliSync(args: readonly string[]): CliResult {
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(repoRoot, "test/helpers/cli-entry.ts"), ...args], { encoding: "utf8", cwd: repoRoot });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -5,7 +5,6 @@
  */
 import { after, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -23,28 +22,20 @@ import { loadHfDirectory } from "../../src/weights/hf.js";
 import { loadGgufModel } from "../../src/weights/gguf-model.js";
 import { vocabFromTokenizerJson, vocabKvs } from "../../src/weights/tokenizer-gguf.js";
 import { tokenizerFromGguf, tokenizerFromJson } from "../../src/tokenizer/index.js";
-import { buildModel } from "../../src/models/registry.js";
-import { createReferenceBackend } from "../../src/backend/js/reference.js";
 import type { ModelConfig } from "../../src/models/config.js";
 import type { ModelFiles } from "../../src/weights/model-files.js";
 import { buildStories260KHf } from "../helpers/hf-fixture.js";
-import { repoRoot, sharedModels, stories } from "../helpers/paths.js";
+import { STORIES_TOKENS, logitsOf } from "../helpers/forward.js";
+import { runCliSync as fennecCli } from "../helpers/run-cli.js";
+import { sharedModels, stories } from "../helpers/paths.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fennec-model-quantize-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const STORIES = stories("stories260K.gguf");
-const TOKENS = [1, 403, 407, 261, 378, 432, 383, 286];
+const TOKENS = STORIES_TOKENS;
+const fennecArgs = (...args: string[]): { code: number | null; stderr: string } => fennecCli(args);
 
-function logitsOf(files: ModelFiles): Float32Array {
-  const model = buildModel(files, createReferenceBackend());
-  const positions = Int32Array.from(TOKENS, (_, i) => i);
-  return model.forward({
-    tokenIds: Int32Array.from(TOKENS), positions, slotMapping: positions,
-    seqs: [{ queryStart: 0, queryLen: TOKENS.length, contextLen: TOKENS.length, blockTable: Int32Array.of(0) }],
-    logitIndices: positions,
-  }, model.createKvCache(1, 16)).slice();
-}
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
@@ -313,27 +304,20 @@ test("quantize pool: 3 workers give the same bytes as one thread (Q4_K, Q8_0, F1
 
 // ---- CLI ----
 
-function fennec(...args: string[]): { code: number | null; stderr: string } {
-  const entry = new URL("../../src/cli/main.ts", import.meta.url).href;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e",
-    `import(${JSON.stringify(entry)}).then(async (m) => { process.exitCode = await m.main(process.argv.slice(1)); })`, "--", ...args],
-  { encoding: "utf8", cwd: repoRoot });
-  return { code: r.status, stderr: r.stderr };
-}
 
 test("fennec quantize: writes the file, reports each tensor and fallback on stderr; bad type is one line, exit 1", () => {
   const out = path.join(tmp, "cli-q8.gguf");
-  const r = fennec("quantize", STORIES, out, "q8_0", "--threads", "1");
+  const r = fennecArgs("quantize", STORIES, out, "q8_0", "--threads", "1");
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /\[ 1\/48\] token_embd\.weight F32 -> Q8_0 \[64, 512\]/);
   assert.match(r.stderr, /note: blk\.0\.ffn_down\.weight: rows of 172 are not a multiple of the Q8_0 block size \(32\); using F16/);
   assert.match(r.stderr, /wrote .*cli-q8\.gguf: q8_0 \(file type 7\), 48 tensors \(Q8_0 32, F32 11, F16 5\), [\d.]+ KB in [\d.]+ s/);
   assert.equal(readGguf(out).metadata.get("general.file_type"), 7);
-  const bad = fennec("quantize", STORIES, path.join(tmp, "x.gguf"), "q7");
+  const bad = fennecArgs("quantize", STORIES, path.join(tmp, "x.gguf"), "q7");
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr.trim().split("\n").length, 1);
   assert.match(bad.stderr, /^fennec: type: unknown quantization type "q7" \(expected one of: f32, f16/);
-  const missing = fennec("quantize", path.join(tmp, "nope.gguf"), path.join(tmp, "y.gguf"), "q8_0");
+  const missing = fennecArgs("quantize", path.join(tmp, "nope.gguf"), path.join(tmp, "y.gguf"), "q8_0");
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nope\.gguf: file: no such file or directory/);
 });

@@ -6,7 +6,6 @@
  */
 import { after, test } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,7 +19,8 @@ import { synthesize, synthTensors, writeVocabOnly } from "../../src/models/synth
 import { ropeInvFreq } from "../../src/models/rope.js";
 import { readGguf, readTensors } from "../../src/weights/gguf.js";
 import { tokenizerFromJson } from "../../src/tokenizer/index.js";
-import { repoRoot, sharedModels } from "../helpers/paths.js";
+import { sharedModels } from "../helpers/paths.js";
+import { runCliSync } from "../helpers/run-cli.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fennec-synth-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -175,13 +175,8 @@ test("preset vocabularies: qwen2.5 is the Qwen2 tokenizer (llama.cpp's cases), t
 
 // ---- CLI ----
 
-function fennec(...args: string[]): { code: number | null; stderr: string } {
-  const entry = new URL("../../src/cli/main.ts", import.meta.url).href;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "-e",
-    `import(${JSON.stringify(entry)}).then(async (m) => { process.exitCode = await m.main(process.argv.slice(1)); })`, "--", ...args],
-  { encoding: "utf8", cwd: repoRoot });
-  return { code: r.status, stderr: r.stderr };
-}
+const fennec = (...args: string[]): { code: number | null; stderr: string } => runCliSync(args);
+
 
 test("fennec synth: writes the file and says what it is; bad preset / missing -o are one line, exit 1", () => {
   const out = path.join(tmp, "cli-tiny.gguf");
