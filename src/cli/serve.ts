@@ -5,12 +5,13 @@
  */
 import type { BackendKind } from "../backend/registry.js";
 import { InvalidArgumentError } from "../errors.js";
+import { resolveFileType } from "../quant/model-quantize.js";
 import { startServer } from "../server/app.js";
 import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const SERVE_USAGE = `fennec serve <model> [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--served-model-name NAME]
     [--max-queue N] [--tokenizer FILE] [--ctx-size N] [--threads N] [--max-num-seqs N] [--max-num-batched-tokens N]
-    [--kv-cache-memory BYTES|2GiB] [--chat-template FILE] [--backend auto|native|reference] [--log-requests] [--cache-dir DIR]`;
+    [--kv-cache-memory BYTES|2GiB] [--chat-template FILE] [--backend auto|native|reference] [--quantize TYPE] [--log-requests] [--cache-dir DIR]`;
 
 const GRACE_MS = 30_000;
 
@@ -30,6 +31,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     "kv-cache-memory": { type: "string" },
     "chat-template": { type: "string" },
     backend: { type: "string" },
+    quantize: { type: "string" },
     "log-requests": { type: "boolean" },
   });
   const model = positional(p, 0, "model");
@@ -38,6 +40,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     throw new InvalidArgumentError("--backend", `expected auto, native or reference, got ${JSON.stringify(backend)}`);
   }
   const kvCacheMemory = stringFlag(p, "kv-cache-memory");
+  // Checked here, before the port opens, so a typo is a usage error and not a failed load.
+  const quantize = stringFlag(p, "quantize");
+  if (quantize !== undefined) resolveFileType(quantize, "--quantize");
   const opt = <K extends string, V>(key: K, v: V | undefined): { [k in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [k in K]: V }));
   const logRequests = p.values["log-requests"] === true;
   const server = await startServer({
@@ -56,6 +61,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...opt("kvCacheBytes", kvCacheMemory === undefined ? undefined : parseBytes("--kv-cache-memory", kvCacheMemory)),
     ...opt("chatTemplate", stringFlag(p, "chat-template")),
     ...opt("backend", backend as BackendKind | undefined),
+    ...opt("quantize", quantize),
     ...(logRequests ? { onRequest: (r) => process.stderr.write(`fennec: request ${r.id} ${r.endpoint} user=${r.user ?? "-"} prompt=${r.promptTokens} completion=${r.completionTokens} finish=${r.finishReasons.join(",")} ${r.ms.toFixed(0)} ms\n`) } : {}),
   } satisfies Parameters<typeof startServer>[0]);
   process.stderr.write(`fennec: listening on ${server.url} (loading ${model})\n`);

@@ -108,7 +108,7 @@ async function convertTensorPooled(t: WeightTensor, type: GgmlTypeT, pool: Quant
 
 /**
  * `files` with every weight in the type llama.cpp's `type` mix gives it, converted when first
- * fetched (and kept). The config and tensor layout are unchanged (HF Q/K stay permuted).
+ * fetched (the result is kept, the source bytes are dropped). The config and tensor layout are unchanged (HF Q/K stay permuted).
  */
 export function quantizeModelFiles(files: ModelFiles, type: string, opts: QuantizePlanOptions = {}): ModelFiles {
   const ft = resolveFileType(type, "quantize");
@@ -125,7 +125,13 @@ export function quantizeModelFiles(files: ModelFiles, type: string, opts: Quanti
       if (!src || !p) return src;
       const t = convertTensor(src, p.type);
       converted.set(name, t);
+      // The source stays cached only when it is the result (already in the target type).
+      if (t !== src) files.forgetTensor(name);
       return t;
+    },
+    forgetTensor(name: string): void {
+      converted.delete(name);
+      files.forgetTensor(name);
     },
     info: { ...files.info, fileType: ft.ftype, quantizedAtLoad: ft.name },
   };

@@ -31,6 +31,8 @@ export interface LoadOptions {
   readonly contextLength?: number;
   readonly threads?: number;
   readonly backend?: BackendKind;
+  /** Quantize the weights at load time ("q8_0", "q4_k_m", ...), as `loadModel`'s `quantize`. */
+  readonly quantize?: string;
   readonly maxNumSeqs?: number;
   readonly maxNumBatchedTokens?: number;
   readonly kvCacheBytes?: number;
@@ -52,6 +54,7 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
     ...(opts.backend !== undefined ? { backend: opts.backend } : {}),
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.contextLength !== undefined ? { contextLength: opts.contextLength } : {}),
+    ...(opts.quantize !== undefined ? { quantize: opts.quantize } : {}),
   };
   const engineOpts: EngineOptions = {
     ...(opts.maxNumSeqs !== undefined ? { maxNumSeqs: opts.maxNumSeqs } : {}),
@@ -85,7 +88,8 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
   function context(template: { template: ChatTemplate | undefined; problem: string }): ServingContext {
     const contextLength = engine.config.contextLength;
     const s = engine.stats();
-    log(`loaded ${modelName} (${files.format}, context ${contextLength}, KV cache ${s.kvCacheTokens} tokens, backend ${backend}) in ${((performance.now() - started) / 1000).toFixed(1)} s` +
+    const quantized = opts.quantize !== undefined ? `, weights quantized at load to ${opts.quantize}` : "";
+    log(`loaded ${modelName} (${files.format}${quantized}, context ${contextLength}, KV cache ${s.kvCacheTokens} tokens, backend ${backend}) in ${((performance.now() - started) / 1000).toFixed(1)} s` +
       (template.template ? "" : `; no chat template: /v1/chat/completions is disabled`));
     const maxNumSeqs = opts.maxNumSeqs ?? DEFAULT_ENGINE_CONFIG.maxNumSeqs;
     return {

@@ -37,6 +37,7 @@ export function ggufModelFiles(file: GgufFile): ModelFiles {
     format: "gguf",
     config,
     getTensor,
+    forgetTensor: (name: string) => { loaded.delete(name); },
     tensorInfos: file.tensors,
     tokenizerSource: hasTokenizer ? { kind: "gguf", file } : undefined,
     chatTemplate: metaString(file, "tokenizer.chat_template", undefined),

@@ -315,6 +315,7 @@ export function loadHfDirectory(dir: string): ModelFiles {
     format: "hf",
     config,
     getTensor,
+    forgetTensor: (name: string) => { loaded.delete(name); },
     tensorInfos: [...byGguf].map(([name, l]) => ({ name, type: l.info.type ?? 0, dims: l.info.dims })),
     tokenizerSource,
     chatTemplate: chatTemplate(dir, tokenizerConfig, tokenizerConfigPath),

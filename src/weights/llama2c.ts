@@ -176,6 +176,7 @@ export function loadLlama2c(binPath: string, tokenizerPath?: string): ModelFiles
     format: "llama2c",
     config: configFromLlama2cHeader(header),
     getTensor,
+    forgetTensor: (name: string) => { loaded.delete(name); },
     tensorInfos: regions.map((r) => ({ name: r.name, type: GgmlType.F32, dims: r.dims })),
     tokenizerSource: tokenizerPath !== undefined ? { kind: "llama2c", path: tokenizerPath } : undefined,
     chatTemplate: undefined,

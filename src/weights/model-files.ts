@@ -39,6 +39,11 @@ export interface ModelFiles {
   readonly config: ModelConfig;
   /** Lookup by GGUF tensor name; tensors are read lazily (first `get` reads the bytes off disk). */
   getTensor(name: string): WeightTensor | undefined;
+  /**
+   * Drop the cached copy of a tensor (the next `getTensor` reads it again). Load-time quantization
+   * calls it once a tensor is converted, so the source bytes do not stay resident next to the result.
+   */
+  forgetTensor(name: string): void;
   /** Names and types of all tensors, without reading them (for `fennec info`). */
   readonly tensorInfos: readonly { readonly name: string; readonly type: number; readonly dims: readonly number[] }[];
   readonly tokenizerSource: TokenizerSource | undefined;

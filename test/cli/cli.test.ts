@@ -139,4 +139,5 @@ test("error: bad flag values", () => {
   expectUserError(fennec("run", stories("stories260K.gguf"), "--prompt", "x", "--top-p", "2"), /^fennec: --top-p: expected a number in \[0, 1\], got "2"$/);
   expectUserError(fennec("run", stories("stories260K.gguf")), /^fennec: --prompt: missing$/);
   expectUserError(fennec("run", stories("stories260K.gguf"), "--prompt", "x", "--bogus"), /^fennec: arguments: Unknown option '--bogus'/);
+  expectUserError(fennec("serve", stories("stories260K.gguf"), "--quantize", "q9_9"), /^fennec: --quantize: unknown quantization type "q9_9" \(expected one of: .*q4_k_m/);
 });

@@ -59,7 +59,7 @@ function shapesOnly(c: ModelConfig): ModelFiles {
   infos.push({ name: "output_norm.weight", type: 0, dims: [c.dim] });
   if (!c.tiedEmbeddings) infos.push({ name: "output.weight", type: 0, dims: [c.dim, c.vocabSize] });
   return {
-    path: "(shapes)", format: "gguf", config: c, getTensor: () => undefined, tensorInfos: infos,
+    path: "(shapes)", format: "gguf", config: c, getTensor: () => undefined, forgetTensor: () => undefined, tensorInfos: infos,
     tokenizerSource: undefined, chatTemplate: undefined, generationDefaults: {}, info: {},
   };
 }
@@ -160,6 +160,25 @@ test("quantizeModelFiles: weights converted on first use with the reference quan
   };
   assert.deepEqual(await greedy("q8_0"), await greedy());
   await assert.rejects(loadModel(STORIES, { quantize: "q9_9" }), /quantize: unknown quantization type "q9_9"/);
+});
+
+test("quantizeModelFiles: the source tensor is dropped once converted, kept when it is already the result", () => {
+  const raw = openModelFiles(STORIES);
+  const reads: string[] = [];
+  const counting: ModelFiles = { ...raw, getTensor: (name) => { reads.push(name); return raw.getTensor(name); } };
+  const files = quantizeModelFiles(counting, "q8_0");
+  const srcQ = raw.getTensor("blk.0.attn_q.weight")!; // cached in the source now
+  const q = files.getTensor("blk.0.attn_q.weight")!;
+  assert.equal(q.type, GgmlType.Q8_0);
+  // Converted: the source's cache no longer holds the f32 copy (a new read returns fresh bytes).
+  assert.notEqual(raw.getTensor("blk.0.attn_q.weight"), srcQ);
+  // Kept as is (F32 norm stays F32): the source object is the result and stays cached.
+  const norm = files.getTensor("blk.0.attn_norm.weight")!;
+  assert.equal(norm, raw.getTensor("blk.0.attn_norm.weight"));
+  // The converted tensor is cached by the view: fetching it again reads nothing.
+  const before = reads.length;
+  assert.equal(files.getTensor("blk.0.attn_q.weight"), q);
+  assert.equal(reads.length, before);
 });
 
 test("load-time quantization of a Hugging Face directory keeps its layout (permuted Q/K, neox): same argmax as F32", () => {
