@@ -18,6 +18,7 @@ import { resolveSamplingParams, type ResolvedSamplingParams } from "./params.js"
 import {
   argmax,
   checkRow,
+  type RowScan,
   collectAtLeast,
   keepAtLeast,
   maxLogit,
@@ -70,7 +71,7 @@ class SeededSampler implements Sampler {
     }
     // softmaxStats validates the row as it goes; without logprobs a comparison-only scan does.
     const raw = this.params.returnLogprobs ? softmaxStats(logits) : undefined;
-    if (!raw) checkRow(logits);
+    const scan: RowScan = raw ?? checkRow(logits);
     const numTop = raw ? this.params.logprobs : 0;
     const topLogprobs: TokenLogprob[] | undefined =
       raw && numTop > 0 ? topTokens(logits, numTop).map((id) => ({ id, logprob: logits[id]! - raw.logZ })) : undefined;
@@ -80,7 +81,7 @@ class SeededSampler implements Sampler {
     try {
       applyBiasAndPenalties(logits, this.params, promptIds, outputIds, saved);
       // Untouched row: the raw max (and, at temperature 1, the raw sum) are the processed ones too.
-      id = this.pick(logits, saved.size === 0 ? raw : undefined);
+      id = this.pick(logits, saved.size === 0 ? scan : undefined, saved.size === 0 ? raw : undefined);
     } finally {
       for (const [i, v] of saved) logits[i] = v;
     }
@@ -89,9 +90,10 @@ class SeededSampler implements Sampler {
     return topLogprobs === undefined ? { id, logprob } : { id, logprob, topLogprobs };
   }
 
-  private pick(logits: Float32Array, known: SoftmaxStats | undefined): number {
+  /** `scan` / `known`: facts about the row when it is untouched by bias and penalties. */
+  private pick(logits: Float32Array, scan: RowScan | undefined, known: SoftmaxStats | undefined): number {
     const { temperature, topK, topP, minP } = this.params;
-    if (temperature === 0) return known?.argmax ?? argmax(logits);
+    if (temperature === 0) return scan?.argmax ?? argmax(logits);
     // Probabilities are p_i = w_i / W with w_i = exp((l_i - lmax) / T) in [0, 1]. Each filter keeps
     // a best-first prefix, so applying them as sets in any order gives vLLM's top-k -> top-p -> min-p,
     // as long as top-p's target is measured against the top-k mass (or W without top-k).
@@ -105,7 +107,7 @@ class SeededSampler implements Sampler {
       targetMass = topP * topKSet.mass;
       candidates = keepAtLeast(logits, topKSet, minPThreshold(lmax, temperature, minP));
     } else {
-      const lmax = known?.max ?? maxLogit(logits);
+      const lmax = scan?.max ?? maxLogit(logits);
       const minPThr = minPThreshold(lmax, temperature, minP);
       if (topP === 1 && minP === 0) return this.drawFromRow(logits, lmax, known);
       const total = known !== undefined && temperature === 1 ? known.sum : weightSum(logits, lmax, temperature);

@@ -57,14 +57,29 @@ export function softmaxStats(logits: Float32Array): SoftmaxStats {
 }
 
 /** Throws unless every logit is finite or -Infinity and at least one is finite (comparisons only: no exp). */
-export function checkRow(logits: Float32Array): void {
-  let anyFinite = false;
+/** The row's max and first argmax, found by the same pass that validates it. */
+export interface RowScan {
+  readonly max: number;
+  readonly argmax: number;
+}
+
+/**
+ * Throws RangeError unless the row is finite or -Infinity with at least one finite value; returns
+ * its max and argmax, so greedy sampling of an untouched row needs no second pass over the vocabulary.
+ */
+export function checkRow(logits: Float32Array): RowScan {
+  let best = -1;
+  let max = -Infinity;
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i]!;
     if (v !== v || v === Infinity) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
-    if (v !== -Infinity) anyFinite = true;
+    if (v > max) {
+      max = v;
+      best = i;
+    }
   }
-  if (!anyFinite) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+  if (best < 0) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+  return { max, argmax: best };
 }
 
 /**
