@@ -5,15 +5,16 @@
  * thread count; and the decode roofline: weight bytes read per generated token / measured memory
  * bandwidth.
  *
- *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama]
+ *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] [--kv-dtype f16|q8_0|f32]
  *   npm run bench:decode -- --presets [--all | --models a,b] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
  *
  * --presets synthesizes qwen2.5-0.5b and llama-3.2-1b (--all: also smollm2-135m, tinyllama-1.1b) at
  * each type into a cache directory (reused on the next run) and prints a markdown table.
  * Each engine runs in a child process of its own; each figure is the best of --reps runs.
  * Fennec's numbers are forward passes driven directly (no scheduler); llama.cpp's go through
- * node-llama-cpp (a JS call per generated token, ~0.1 ms) with its default F16 KV cache, flash
- * attention off; Fennec's KV cache is F32.
+ * node-llama-cpp (a JS call per generated token, ~0.1 ms), flash attention off. Both KV caches are
+ * F16 by default (each engine's default); --kv-dtype f32 makes both F32, --kv-dtype q8_0 makes
+ * Fennec's Q8_0 while llama.cpp keeps F16 (its quantized V cache needs flash attention).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -29,6 +30,7 @@ import { openModelFiles } from "../src/weights/load.js";
 import { parameterCount } from "../src/models/presets.js";
 import { synthesize } from "../src/models/synth.js";
 import { XorShift128 } from "../src/quant/random-blocks.js";
+import { checkKvDtype, parseKvDtype, type KvDtype } from "../src/backend/kv-dtype.js";
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -44,12 +46,16 @@ const { values: flags, positionals } = parseArgs({
     "cache-dir": { type: "string" },
     reps: { type: "string" },
     child: { type: "string" },
+    "kv-dtype": { type: "string" },
   },
 });
 const threads = flags.threads !== undefined ? Number(flags.threads) : os.availableParallelism();
 const PP = flags.pp !== undefined ? Number(flags.pp) : 512;
 const TG = flags.tg !== undefined ? Number(flags.tg) : 128;
 const REPS = flags.reps !== undefined ? Number(flags.reps) : 3;
+const KV_DTYPE: KvDtype = parseKvDtype("--kv-dtype", flags["kv-dtype"] ?? "f16");
+/** llama.cpp's K / V cache type for the same run. */
+const LLAMA_KV = KV_DTYPE === "f32" ? "F32" : "F16";
 
 function cpuModel(): string {
   try {
@@ -124,15 +130,15 @@ async function benchFennec(file: string): Promise<Speeds> {
     }, kv);
   };
   // Warm up (weights paged in, scratch grown).
-  run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize), randomTokens(Math.min(PP, 64), vocab, 1), 0);
+  run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize, KV_DTYPE), randomTokens(Math.min(PP, 64), vocab, 1), 0);
   const prompt = randomTokens(PP, vocab, 2);
   let pp = 0;
   let tg = 0;
   for (let rep = 0; rep < REPS; rep++) {
     const t0 = performance.now();
-    run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize), prompt, 0);
+    run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize, KV_DTYPE), prompt, 0);
     pp = Math.max(pp, PP / ((performance.now() - t0) / 1000));
-    const kv = m.model.createKvCache(Math.ceil((TG + 1) / blockSize), blockSize);
+    const kv = m.model.createKvCache(Math.ceil((TG + 1) / blockSize), blockSize, KV_DTYPE);
     let token = prompt[0] as number;
     const t1 = performance.now();
     for (let i = 0; i < TG; i++) {
@@ -159,7 +165,8 @@ let llamaInstance: Llama | undefined;
 async function benchLlama(file: string, nVocab: number): Promise<Speeds> {
   llamaInstance ??= await getLlama({ gpu: false, build: "never", logLevel: "error" as never, progressLogs: false });
   const model = await llamaInstance.loadModel({ modelPath: file, gpuLayers: 0 });
-  const ctx = await model.createContext({ contextSize: PP + TG + 64, threads, batchSize: PP, sequences: 1, flashAttention: false });
+  const ctx = await model.createContext({ contextSize: PP + TG + 64, threads, batchSize: PP, sequences: 1, flashAttention: false,
+    experimentalKvCacheKeyType: LLAMA_KV, experimentalKvCacheValueType: LLAMA_KV });
   try {
     const seq = ctx.getSequence();
     await seq.evaluateWithoutGeneratingNewTokens(randomTokens(Math.min(PP, 64), nVocab, 1) as never);
@@ -226,7 +233,7 @@ function table(rows: readonly Row[]): string {
  */
 function inChild(engine: "fennec" | "llama", file: string): Speeds {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), "--child", engine, file,
-    "--threads", String(threads), "--pp", String(PP), "--tg", String(TG), "--reps", String(REPS)];
+    "--threads", String(threads), "--pp", String(PP), "--tg", String(TG), "--reps", String(REPS), "--kv-dtype", KV_DTYPE];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split("\n").pop() ?? "";
   if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${engine} on ${file} failed (exit ${r.status}):\n${r.stderr}`);
@@ -247,6 +254,7 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpuModel()}, ${os.cpus().length} cores (${os.availableParallelism()} available), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, node ${process.version}, load average ${os.loadavg()[0]?.toFixed(2)} at start`);
   console.log(`Fennec native: ${load.ok ? `${load.info.best} kernels, ${load.info.compiler.trim()}` : `unavailable (${load.reason}): reference backend`}; threads ${threads}`);
   console.log(`memory read bandwidth: ${bw.gbps.toFixed(1)} GB/s (${bw.how})`);
+  console.log(`KV cache: Fennec ${KV_DTYPE}, llama.cpp ${LLAMA_KV}`);
   console.log(`roofline tg = bandwidth / weight bytes read per token (all weights but the embedding rows not looked up; KV cache reads not counted)`);
   console.log(`each engine runs in its own process; best of ${REPS} runs of pp${PP} (one batch, empty cache) and tg${TG} (one token at a time, greedy)`);
 
@@ -269,10 +277,16 @@ async function main(): Promise<void> {
   } else {
     const file = positionals[0];
     if (file === undefined) {
-      console.error("usage: npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] | --presets [--all | --models a,b] [--types q8_0,q4_k_m]");
+      console.error("usage: npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] [--kv-dtype f16|q8_0|f32] | --presets [--all | --models a,b] [--types q8_0,q4_k_m]");
       process.exit(1);
     }
     const c = openModelFiles(file).config;
+    try {
+      checkKvDtype(KV_DTYPE, c.numKvHeads, c.headDim, "--kv-dtype");
+    } catch (e) {
+      console.error(e instanceof Error ? e.message : String(e)); // e.g. q8_0 for a model with 8-wide heads
+      process.exit(1);
+    }
     rows.push(await benchFile(file, `${path.basename(file)} (${(parameterCount(c) / 1e6).toFixed(0)}M params)`, bw.gbps));
   }
   console.log("");

@@ -104,7 +104,7 @@ function stats(r: RunResult): { out: number; total: number; meanItl: number; p99
 console.log(`bench:throughput ${modelPath}`);
 console.log(machineLine(threads));
 const loaded = await loadModel(modelPath, { threads });
-console.log(`fennec backend: ${loaded.backend.name}; input ~${inputLen} tokens, output ~${outputLen} tokens (uniform 0.5x..1.5x, seed ${seed})`);
+console.log(`fennec backend: ${loaded.backend.name}, KV cache ${loaded.kvCacheDtype} (llama.cpp: F16, its default); input ~${inputLen} tokens, output ~${outputLen} tokens (uniform 0.5x..1.5x, seed ${seed})`);
 
 type Row = { c: number; n: number; fennec: ReturnType<typeof stats>; llama?: ReturnType<typeof stats> };
 const rows: Row[] = [];

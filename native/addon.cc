@@ -71,6 +71,28 @@ struct Call {
   bool u8(size_t i, const char* name, uint8_t** d, size_t* len) { return typed(i, napi_uint8_array, name, d, len); }
   bool i32(size_t i, const char* name, int32_t** d, size_t* len) { return typed(i, napi_int32_array, name, d, len); }
 
+  // A KV-cache type (T_F32, T_F16, T_Q8_0).
+  bool kv_type(size_t i, int64_t* type) {
+    if (!count(i, "kvType", type)) return false;
+    if (*type >= kMaxType || !kv_type_ok((int)*type)) return fail_range("kvType " + std::to_string(*type) + " is not a KV-cache type (F32, F16 or Q8_0)");
+    return true;
+  }
+  // A KV cache of `type`: a Float32Array for F32, else a Uint8Array of its rows' bytes.
+  bool kv_cache(size_t i, const char* name, int64_t type, uint8_t** d, size_t* bytes) {
+    if (failed) return false;
+    size_t len;
+    if (type == T_F32) {
+      float* f;
+      if (!f32(i, name, &f, &len)) return false;
+      *d = (uint8_t*)f;
+      *bytes = len * sizeof(float);
+      return true;
+    }
+    if (!u8(i, name, d, &len)) return false;
+    *bytes = len;
+    return true;
+  }
+
   // A non-negative integer (up to 2^53).
   bool count(size_t i, const char* name, int64_t* out) {
     if (failed) return false;
@@ -203,48 +225,51 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   return c.undef();
 }
 
-// storeKv(ctx, kCache, vCache, k, v, n, kvDim, slotMapping)
+// storeKv(ctx, kvType, kCache, vCache, k, v, n, kvDim, slotMapping)
 napi_value StoreKv(napi_env env, napi_callback_info info) {
   Call c(env, info, "storeKv");
   const KernelTable* kt; int nth;
-  float *kc, *vc, *k, *v; size_t kcLen, vcLen, kLen, vLen; int32_t* slots; size_t slotsLen;
-  int64_t n, kvDim;
-  if (!c.ctx(0, &kt, &nth) || !c.f32(1, "kv.k", &kc, &kcLen) || !c.f32(2, "kv.v", &vc, &vcLen) || !c.f32(3, "k", &k, &kLen) ||
-      !c.f32(4, "v", &v, &vLen) || !c.count(5, "n", &n) || !c.count(6, "kvDim", &kvDim) ||
-      !c.i32(7, "slotMapping", &slots, &slotsLen) || !need(c, "k", kLen, (double)n * kvDim) ||
-      !need(c, "v", vLen, (double)n * kvDim) || !need(c, "slotMapping", slotsLen, (double)n))
+  uint8_t *kc, *vc; float *k, *v; size_t kcBytes, vcBytes, kLen, vLen; int32_t* slots; size_t slotsLen;
+  int64_t kvType, n, kvDim;
+  if (!c.ctx(0, &kt, &nth) || !c.kv_type(1, &kvType) || !c.kv_cache(2, "kv.k", kvType, &kc, &kcBytes) ||
+      !c.kv_cache(3, "kv.v", kvType, &vc, &vcBytes) || !c.f32(4, "k", &k, &kLen) || !c.f32(5, "v", &v, &vLen) ||
+      !c.count(6, "n", &n) || !c.count(7, "kvDim", &kvDim) || !c.i32(8, "slotMapping", &slots, &slotsLen) ||
+      !need(c, "k", kLen, (double)n * kvDim) || !need(c, "v", vLen, (double)n * kvDim) || !need(c, "slotMapping", slotsLen, (double)n))
     return nullptr;
-  const size_t numSlots = kvDim > 0 ? std::min(kcLen, vcLen) / (size_t)kvDim : 0;
+  if (kvType == T_Q8_0 && kvDim % 32 != 0)
+    return c.fail_range("q8_0 cache rows need kvDim a multiple of 32, got " + std::to_string(kvDim)), nullptr;
+  const size_t rowBytes = kv_row_bytes((int)kvType, kvDim);
+  const size_t numSlots = rowBytes > 0 ? std::min(kcBytes, vcBytes) / rowBytes : 0;
   for (int64_t t = 0; t < n; t++)
     if (slots[t] < 0 || (size_t)slots[t] >= numSlots)
       return c.fail_range("slot " + std::to_string(slots[t]) + " out of range [0, " + std::to_string(numSlots) + ")"), nullptr;
-  for (int64_t t = 0; t < n; t++) {
-    memcpy(kc + (size_t)slots[t] * kvDim, k + t * kvDim, (size_t)kvDim * 4);
-    memcpy(vc + (size_t)slots[t] * kvDim, v + t * kvDim, (size_t)kvDim * 4);
-  }
+  op_store_kv(kt, nth, (int)kvType, kc, vc, k, v, n, kvDim, slots);
   return c.undef();
 }
 
-// attention(ctx, q, kCache, vCache, numHeads, numKvHeads, headDim, blockSize, scale, seqMeta, blockTables, out)
+// attention(ctx, q, kvType, kCache, vCache, numHeads, numKvHeads, headDim, blockSize, scale, seqMeta, blockTables, out)
 // seqMeta: 5 int32 per sequence: queryStart, queryLen, contextLen, tableOffset, tableLen.
 napi_value Attention(napi_env env, napi_callback_info info) {
   Call c(env, info, "attention");
   const KernelTable* kt; int nth;
-  float *q, *kc, *vc, *out; size_t qLen, kcLen, vcLen, outLen;
+  float *q, *out; uint8_t *kc, *vc; size_t qLen, kcBytes, vcBytes, outLen;
   int32_t *meta, *tables; size_t metaLen, tablesLen;
-  int64_t numHeads, numKvHeads, headDim, blockSize; double scale;
-  if (!c.ctx(0, &kt, &nth) || !c.f32(1, "q", &q, &qLen) || !c.f32(2, "kv.k", &kc, &kcLen) || !c.f32(3, "kv.v", &vc, &vcLen) ||
-      !c.count(4, "numHeads", &numHeads) || !c.count(5, "numKvHeads", &numKvHeads) || !c.count(6, "headDim", &headDim) ||
-      !c.count(7, "blockSize", &blockSize) || !c.number(8, "scale", &scale) || !c.i32(9, "seqMeta", &meta, &metaLen) ||
-      !c.i32(10, "blockTables", &tables, &tablesLen) || !c.f32(11, "out", &out, &outLen))
+  int64_t kvType, numHeads, numKvHeads, headDim, blockSize; double scale;
+  if (!c.ctx(0, &kt, &nth) || !c.f32(1, "q", &q, &qLen) || !c.kv_type(2, &kvType) || !c.kv_cache(3, "kv.k", kvType, &kc, &kcBytes) ||
+      !c.kv_cache(4, "kv.v", kvType, &vc, &vcBytes) || !c.count(5, "numHeads", &numHeads) || !c.count(6, "numKvHeads", &numKvHeads) ||
+      !c.count(7, "headDim", &headDim) || !c.count(8, "blockSize", &blockSize) || !c.number(9, "scale", &scale) ||
+      !c.i32(10, "seqMeta", &meta, &metaLen) || !c.i32(11, "blockTables", &tables, &tablesLen) || !c.f32(12, "out", &out, &outLen))
     return nullptr;
   if (numKvHeads < 1 || numHeads < 1 || numHeads % numKvHeads != 0 || headDim < 1 || blockSize < 1 ||
       numHeads > (1 << 16) || headDim > (1 << 16) || blockSize > (1 << 24))
     return c.fail_range("bad shape: numHeads " + std::to_string(numHeads) + ", numKvHeads " + std::to_string(numKvHeads) +
                         ", headDim " + std::to_string(headDim) + ", blockSize " + std::to_string(blockSize)), nullptr;
+  // A head's slice of a row is read on its own: Q8_0 blocks must not straddle heads.
+  if (kvType == T_Q8_0 && headDim % 32 != 0)
+    return c.fail_range("q8_0 cache needs headDim a multiple of 32, got " + std::to_string(headDim)), nullptr;
   if (metaLen % 5 != 0) return c.fail_range("seqMeta length must be a multiple of 5"), nullptr;
   const int64_t qDim = numHeads * headDim, kvDim = numKvHeads * headDim;
-  const int64_t cacheSlots = (int64_t)(std::min(kcLen, vcLen) / (size_t)kvDim);
+  const int64_t cacheSlots = (int64_t)(std::min(kcBytes, vcBytes) / kv_row_bytes((int)kvType, kvDim));
   std::vector<SeqDesc> seqs(metaLen / 5);
   for (size_t s = 0; s < seqs.size(); s++) {
     const int32_t* m = meta + 5 * s;
@@ -263,7 +288,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
     }
     seqs[s] = SeqDesc{qs, ql, cl, tables + to};
   }
-  AttnArgs a{q, out, kc, vc, (int)numHeads, (int)numKvHeads, (int)headDim, (int)blockSize, (float)scale, seqs.data(), (int64_t)seqs.size()};
+  AttnArgs a{q, out, kc, vc, (int)kvType, (int)numHeads, (int)numKvHeads, (int)headDim, (int)blockSize, (float)scale, seqs.data(), (int64_t)seqs.size()};
   op_attention(kt, nth, a);
   return c.undef();
 }

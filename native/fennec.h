@@ -78,7 +78,9 @@ struct MatmulKernel {
 
 // Attention of one token's `numQ` query heads over keys [keyBegin, keyEnd) of its sequence
 // (causal: keyEnd = the query's position + 1 when the item covers the whole context). Query head
-// h reads kv head h / groupSize (GQA), at k + slot * kvDim + (h / groupSize) * headDim.
+// h reads kv head h / groupSize (GQA). The cache stores each slot as one row of kvDim values of
+// type kvType (T_F32, T_F16 or T_Q8_0; Q8_0 blocks never straddle heads): kv head g of slot s
+// starts at byte s * rowBytes + g * headBytes. Rows are converted to fp32 as they are read.
 struct AttnItem {
   const float* q;          // [numQ, headDim] (heads contiguous)
   float* out;              // [numQ, headDim], written when partial is null
@@ -90,12 +92,18 @@ struct AttnItem {
   int keyBegin, keyEnd;
   const int32_t* blockTable;
   int blockSize;
-  const float* k;          // cache base; slot s at k + s * kvDim
-  const float* v;
+  const uint8_t* k;        // cache base
+  const uint8_t* v;
+  int kvType;
+  size_t rowBytes;         // bytes of one slot (all kv heads)
+  size_t headBytes;        // bytes of one kv head's slice of a slot
   int64_t kvDim;
   int headDim;
   float scale;
 };
+
+// KV-cache storage types (KvDtype in src/backend/kv-dtype.ts).
+static inline bool kv_type_ok(int type) { return type == T_F32 || type == T_F16 || type == T_Q8_0; }
 
 struct KernelTable {
   const char* name;
@@ -110,6 +118,9 @@ struct KernelTable {
   // Rotate one token's numHeads heads by the precomputed cos/sin tables (ropeDim/2 entries each).
   void (*rope_token)(float* x, int numHeads, int headDim, int ropeDim, const float* cs, const float* sn, int neox);
   void (*attention)(const AttnItem* item, float* scratch);
+  // Converts n fp32 values (n a multiple of 32 for Q8_0) to one KV-cache row of `type` (T_F32,
+  // T_F16: round to nearest even, T_Q8_0: ggml's reference quantizer, as src/quant/quantize.ts).
+  void (*kv_store_row)(int type, const float* x, uint8_t* dst, int64_t n);
   // Sums n bytes (n multiple of 64, p 64-aligned) as 64-bit words: a streaming read for bandwidth.
   uint64_t (*stream_read)(const uint8_t* p, size_t n);
   // Runs a register-resident loop of fp32 FMAs (kind 0) or int8 dots (kind 1: vpdpbusd, or
@@ -127,7 +138,7 @@ void fill_kernels_avx512(KernelTable* t);
 
 // Scratch floats needed by KernelTable::attention for `numQ` query heads over `numKv` kv heads:
 // output sums, a chunk of scores (<= 64 keys) and the running max / sum per head, plus the packed
-// K and V rows of one chunk.
+// (or, for f16 / q8_0 caches, converted) K and V rows of one chunk.
 static inline size_t attn_scratch_floats(int numQ, int numKv, int headDim) {
   return (size_t)numQ * (size_t)headDim + (size_t)numQ * 66 + 2 * (size_t)numKv * 64 * (size_t)headDim + 64;
 }

@@ -338,7 +338,10 @@ void attn_task(void* arg, int64_t item, int tid) {
   it.blockSize = a->blockSize;
   it.k = a->k;
   it.v = a->v;
+  it.kvType = a->kvType;
   it.kvDim = (int64_t)a->numKvHeads * a->headDim;
+  it.rowBytes = kv_row_bytes(a->kvType, it.kvDim);
+  it.headBytes = kv_row_bytes(a->kvType, a->headDim);
   it.headDim = a->headDim;
   it.scale = a->scale;
   j->kt->attention(&it, j->scratch + (size_t)tid * j->scratchFloats);
@@ -410,6 +413,38 @@ void op_attention(const KernelTable* kt, int nth, const AttnArgs& a) {
       merge_partials(j.partials + (size_t)work[i].partial * j.partialFloats, j.partialFloats, (int)(e - i), H, D, a.out + work[i].t * (int64_t)H * D);
     i = e;
   }
+}
+
+// ---- KV store
+
+namespace {
+struct StoreKvJob {
+  const KernelTable* kt;
+  int type;
+  uint8_t* kc;
+  uint8_t* vc;
+  const float* k;
+  const float* v;
+  int64_t kvDim;
+  size_t rowBytes;
+  const int32_t* slots;
+};
+void store_kv_task(void* arg, int64_t t, int) {
+  const StoreKvJob* j = (const StoreKvJob*)arg;
+  const size_t off = (size_t)j->slots[t] * j->rowBytes;
+  j->kt->kv_store_row(j->type, j->k + t * j->kvDim, j->kc + off, j->kvDim);
+  j->kt->kv_store_row(j->type, j->v + t * j->kvDim, j->vc + off, j->kvDim);
+}
+}  // namespace
+
+void op_store_kv(const KernelTable* kt, int nth, int kvType, uint8_t* kc, uint8_t* vc, const float* k, const float* v,
+                 int64_t n, int64_t kvDim, const int32_t* slots) {
+  if (n <= 0 || kvDim <= 0) return;
+  StoreKvJob j{kt, kvType, kc, vc, k, v, kvDim, kv_row_bytes(kvType, kvDim), slots};
+  // A prefill's rows are worth spreading when quantizing (q8_0 is scalar double math); a decode
+  // token's are not. Two tokens mapped to one slot would race: the caller maps each to its own.
+  const bool par = n >= 2 && kvType != T_F32 && n * kvDim >= (1 << 14);
+  pool_for(par ? nth : 1, n, store_kv_task, &j);
 }
 
 // ---- elementwise

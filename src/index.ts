@@ -15,6 +15,7 @@ import { openModelFiles } from "./weights/load.js";
 import { quantizeModelFiles } from "./quant/model-quantize.js";
 import { resolveModelPath } from "./control/hub.js";
 import { InvalidArgumentError } from "./errors.js";
+import { DEFAULT_KV_DTYPE, checkKvDtype, parseKvDtype, type KvDtype } from "./backend/kv-dtype.js";
 import type { ModelFiles } from "./weights/model-files.js";
 import { loadTokenizer } from "./tokenizer/index.js";
 import { tokenizerForModel } from "./tokenizer/for-model.js";
@@ -33,6 +34,11 @@ export interface LoadModelOptions {
   readonly cacheDir?: string;
   /** Quantize the weights at load time to a llama.cpp file type ("q8_0", "q4_0", "q4_k_m", "f16", ...). */
   readonly quantize?: string;
+  /**
+   * KV-cache storage for `generate` (and the default for `createEngine`): "f16" (default), "q8_0"
+   * (needs headDim % 32 == 0) or "f32".
+   */
+  readonly kvCacheDtype?: KvDtype;
 }
 
 export interface LoadedModel {
@@ -44,6 +50,8 @@ export interface LoadedModel {
   readonly backend: Backend;
   /** The forward pass (for callers that drive batches themselves). */
   readonly model: Model;
+  /** The KV-cache dtype `generate` uses (checked against the model at load). */
+  readonly kvCacheDtype: KvDtype;
   /** Stream a completion of `prompt` (text, or token ids used as-is). */
   generate(prompt: string | readonly number[], params?: GenerateParams): AsyncIterable<GenerationChunk>;
 }
@@ -59,6 +67,9 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   const files: ModelFiles = opts.contextLength === undefined ? opened
     : { ...opened, config: { ...opened.config, contextLength: opts.contextLength } };
   const tokenizer = tokenizerForModel(files, opts.tokenizer);
+  // Checked before the weights are used: a q8_0 cache for a model with headDim 8 fails here, clearly.
+  const kvCacheDtype = parseKvDtype("kvCacheDtype", opts.kvCacheDtype ?? DEFAULT_KV_DTYPE);
+  checkKvDtype(kvCacheDtype, files.config.numKvHeads, files.config.headDim);
   const backend = createBackend(opts.backend ?? "auto", opts.threads);
   const model = buildModel(files, backend);
   const extraStopIds = files.generationDefaults.eosTokenIds ?? [];
@@ -68,12 +79,13 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     tokenizer,
     backend,
     model,
-    generate: (prompt, params = {}) => generate(model, tokenizer, prompt, params, extraStopIds),
+    kvCacheDtype,
+    generate: (prompt, params = {}) => generate(model, tokenizer, prompt, params, extraStopIds, kvCacheDtype),
   };
 }
 
 export { loadTokenizer };
-export type { Tokenizer, GenerateParams, GenerationChunk, ModelConfig, Backend, ModelFiles };
+export type { Tokenizer, GenerateParams, GenerationChunk, ModelConfig, Backend, ModelFiles, KvDtype };
 export type { SamplingParams } from "./sampling/types.js";
 export { FennecError, ModelFileError, UnsupportedError, InvalidArgumentError } from "./errors.js";
 export { createEngine, type EngineOptions } from "./engine/create.js";

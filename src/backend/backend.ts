@@ -8,6 +8,9 @@
  * caller-provided buffers (no allocation in the hot path).
  */
 import type { WeightTensor } from "../weights/tensor.js";
+import type { KvDtype } from "./kv-dtype.js";
+
+export type { KvDtype } from "./kv-dtype.js";
 
 /** One sequence's slice of a flattened batch, for attention over the paged KV cache. */
 export interface AttentionSeq {
@@ -21,11 +24,14 @@ export interface AttentionSeq {
   readonly blockTable: Int32Array;
 }
 
-/** One layer's paged KV cache: `numBlocks * blockSize` slots of `numKvHeads * headDim` floats each. */
-export interface KvLayer {
-  readonly k: Float32Array;
-  readonly v: Float32Array;
-}
+/**
+ * One layer's paged KV cache: `numBlocks * blockSize` slots, each one row of kvDim = `numKvHeads *
+ * headDim` values stored as `dtype` (see kv-dtype.ts): fp32 values, or the bytes of f16 values /
+ * Q8_0 blocks (slot s at byte s * kvRowBytes(dtype, kvDim)).
+ */
+export type KvLayer =
+  | { readonly dtype: "f32"; readonly k: Float32Array; readonly v: Float32Array }
+  | { readonly dtype: "f16" | "q8_0"; readonly k: Uint8Array; readonly v: Uint8Array };
 
 export interface AttentionArgs {
   /** Queries, [numTokens, numHeads * headDim], already rotated. */
@@ -44,6 +50,8 @@ export interface AttentionArgs {
 
 export interface Backend {
   readonly name: string;
+  /** KV-cache storage types storeKv and attention accept. */
+  readonly kvDtypes: readonly KvDtype[];
 
   /**
    * out[n, rows] = x[n, cols] · W^T, where W has dims [cols, rows] (each weight row is one output).
@@ -64,10 +72,10 @@ export interface Backend {
   rope(x: Float32Array, n: number, numHeads: number, headDim: number, ropeDim: number,
        positions: Int32Array, invFreq: Float32Array, style: "norm" | "neox"): void;
 
-  /** Write k[i], v[i] ([n, kvDim] each) into cache slot slotMapping[i] of one layer. */
+  /** Write k[i], v[i] ([n, kvDim] each) into cache slot slotMapping[i] of one layer, converted to its dtype. */
   storeKv(kv: KvLayer, k: Float32Array, v: Float32Array, n: number, kvDim: number, slotMapping: Int32Array): void;
 
-  /** Causal attention of each sequence's queries over its cached keys/values (GQA aware). */
+  /** Causal attention of each sequence's queries over its cached keys/values (GQA aware), in fp32 whatever the cache's dtype. */
   attention(args: AttentionArgs): void;
 
   /** out[i] = silu(gate[i]) * up[i] for i < len. out may alias gate. */

@@ -3,10 +3,12 @@ import { loadModel } from "../index.js";
 import type { GenerateParams } from "../engine/generate.js";
 import type { BackendKind } from "../backend/registry.js";
 import { InvalidArgumentError } from "../errors.js";
+import { parseKvDtype } from "../backend/kv-dtype.js";
 import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const RUN_USAGE = `fennec run <model> --prompt "..." [--tokenizer FILE] [--max-tokens N] [--temperature T]
-    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--cache-dir DIR] [--backend auto|native|reference] [--quantize TYPE]`;
+    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S] [--threads N] [--ctx-size N] [--cache-dir DIR] [--backend auto|native|reference] [--quantize TYPE]
+    [--kv-cache-dtype f16|q8_0|f32]`;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const p = parse(argv, {
@@ -25,6 +27,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     backend: { type: "string" },
     "ignore-eos": { type: "boolean" },
     quantize: { type: "string" },
+    "kv-cache-dtype": { type: "string" },
   });
   const modelPath = positional(p, 0, "model");
   const prompt = stringFlag(p, "prompt");
@@ -36,6 +39,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   const threads = numberFlag(p, "threads", { integer: true, min: 1 });
   const tokenizer = stringFlag(p, "tokenizer");
   const contextLength = numberFlag(p, "ctx-size", { integer: true, min: 1 });
+  const kvDtypeFlag = stringFlag(p, "kv-cache-dtype");
+  const kvCacheDtype = kvDtypeFlag === undefined ? undefined : parseKvDtype("--kv-cache-dtype", kvDtypeFlag);
   const loaded = await loadModel(modelPath, {
     backend: backend as BackendKind,
     ...(threads !== undefined ? { threads } : {}),
@@ -43,6 +48,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     ...(p.values["cache-dir"] !== undefined ? { cacheDir: stringFlag(p, "cache-dir") as string } : {}),
     ...(contextLength !== undefined ? { contextLength } : {}),
     ...(p.values.quantize !== undefined ? { quantize: stringFlag(p, "quantize") as string } : {}),
+    ...(kvCacheDtype !== undefined ? { kvCacheDtype } : {}),
   });
   if (contextLength !== undefined && contextLength > loaded.files.config.contextLength) {
     process.stderr.write(`fennec: warning: --ctx-size ${contextLength} exceeds the model's trained context length ${loaded.files.config.contextLength}\n`);

@@ -6,12 +6,13 @@
 import type { BackendKind } from "../backend/registry.js";
 import { InvalidArgumentError } from "../errors.js";
 import { resolveFileType } from "../quant/model-quantize.js";
+import { parseKvDtype } from "../backend/kv-dtype.js";
 import { startServer } from "../server/app.js";
 import { numberFlag, parse, positional, stringFlag } from "./args.js";
 
 export const SERVE_USAGE = `fennec serve <model> [--host 127.0.0.1] [--port 8000] [--api-key KEY] [--served-model-name NAME]
     [--max-queue N] [--tokenizer FILE] [--ctx-size N] [--threads N] [--max-num-seqs N] [--max-num-batched-tokens N]
-    [--kv-cache-memory BYTES|2GiB] [--chat-template FILE] [--backend auto|native|reference] [--quantize TYPE] [--log-requests] [--cache-dir DIR]`;
+    [--kv-cache-memory BYTES|2GiB] [--kv-cache-dtype f16|q8_0|f32] [--chat-template FILE] [--backend auto|native|reference] [--quantize TYPE] [--log-requests] [--cache-dir DIR]`;
 
 const GRACE_MS = 30_000;
 
@@ -29,6 +30,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     "max-num-seqs": { type: "string" },
     "max-num-batched-tokens": { type: "string" },
     "kv-cache-memory": { type: "string" },
+    "kv-cache-dtype": { type: "string" },
     "chat-template": { type: "string" },
     backend: { type: "string" },
     quantize: { type: "string" },
@@ -43,6 +45,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // Checked here, before the port opens, so a typo is a usage error and not a failed load.
   const quantize = stringFlag(p, "quantize");
   if (quantize !== undefined) resolveFileType(quantize, "--quantize");
+  const kvCacheDtype = stringFlag(p, "kv-cache-dtype");
   const opt = <K extends string, V>(key: K, v: V | undefined): { [k in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [k in K]: V }));
   const logRequests = p.values["log-requests"] === true;
   const server = await startServer({
@@ -59,6 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...opt("maxNumSeqs", numberFlag(p, "max-num-seqs", { integer: true, min: 1 })),
     ...opt("maxNumBatchedTokens", numberFlag(p, "max-num-batched-tokens", { integer: true, min: 1 })),
     ...opt("kvCacheBytes", kvCacheMemory === undefined ? undefined : parseBytes("--kv-cache-memory", kvCacheMemory)),
+    ...opt("kvCacheDtype", kvCacheDtype === undefined ? undefined : parseKvDtype("--kv-cache-dtype", kvCacheDtype)),
     ...opt("chatTemplate", stringFlag(p, "chat-template")),
     ...opt("backend", backend as BackendKind | undefined),
     ...opt("quantize", quantize),

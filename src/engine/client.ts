@@ -3,6 +3,7 @@
  * read gauges. Implemented in-process by `EngineLoop` and across a worker thread by `worker-client.ts`,
  * so JSON, templates and tokenization never wait on compute.
  */
+import type { KvDtype } from "../backend/kv-dtype.js";
 import type { ModelConfig } from "../models/config.js";
 import type { RequestEvent } from "./engine-loop.js";
 import type { RequestParams } from "./llm-engine.js";
@@ -13,7 +14,9 @@ export interface EngineStats {
   readonly numWaiting: number;
   /** Fraction of KV blocks referenced by sequences, 0..1. */
   readonly kvCacheUsage: number;
+  /** Tokens the KV cache holds across all sequences (its budget / bytes per token of its dtype). */
   readonly kvCacheTokens: number;
+  readonly kvCacheDtype: KvDtype;
   readonly numPreemptions: number;
   /** Prefix-cache lookups and hits, in tokens (vLLM's prefix_cache_queries / hits). */
   readonly prefixCacheQueries: number;

@@ -8,6 +8,7 @@ import type { Tokenizer } from "../tokenizer/types.js";
 import type { SamplingParams, TokenLogprob } from "../sampling/types.js";
 import { createSampler } from "../sampling/sampler.js";
 import { InvalidArgumentError } from "../errors.js";
+import { DEFAULT_KV_DTYPE, type KvDtype } from "../backend/kv-dtype.js";
 
 export const KV_BLOCK_SIZE = 16;
 
@@ -49,6 +50,7 @@ export async function* generate(
   prompt: string | readonly number[],
   params: GenerateParams = {},
   extraStopIds: readonly number[] = [],
+  kvDtype: KvDtype = DEFAULT_KV_DTYPE,
 ): AsyncGenerator<GenerationChunk> {
   const c = model.config;
   const promptIds = typeof prompt === "string" ? tokenizer.encode(prompt, { addSpecial: params.addSpecial ?? true }) : [...prompt];
@@ -65,7 +67,7 @@ export async function* generate(
   const stopIds = new Set<number>(params.ignoreEos ? [] : [...tokenizer.stopIds, ...extraStopIds]);
 
   const totalLen = Math.min(c.contextLength, promptIds.length + maxTokens);
-  const kvCache: KvCache = model.createKvCache(Math.ceil(totalLen / KV_BLOCK_SIZE), KV_BLOCK_SIZE);
+  const kvCache: KvCache = model.createKvCache(Math.ceil(totalLen / KV_BLOCK_SIZE), KV_BLOCK_SIZE, kvDtype);
   const blockTable = Int32Array.from({ length: kvCache.numBlocks }, (_, i) => i);
   const step = (tokenIds: readonly number[], start: number): Float32Array => {
     const n = tokenIds.length;

@@ -15,11 +15,14 @@ import { resolveSamplingParams } from "../sampling/params.js";
 import type { ModelConfig } from "../models/config.js";
 import type { EngineStats } from "./client.js";
 import { InvalidArgumentError } from "../errors.js";
+import { DEFAULT_KV_DTYPE, checkKvDtype, kvRowBytes, type KvDtype } from "../backend/kv-dtype.js";
 
 export interface EngineConfig {
   readonly blockSize: number;
   /** KV cache budget in bytes (blocks = budget / bytes per block). */
   readonly kvCacheBytes: number;
+  /** How the KV cache stores K and V (f16: half the bytes of f32, so twice the tokens per budget). */
+  readonly kvCacheDtype: KvDtype;
   readonly maxNumBatchedTokens: number;
   readonly maxNumSeqs: number;
   readonly policy: "fcfs" | "priority";
@@ -28,6 +31,7 @@ export interface EngineConfig {
 
 export const DEFAULT_ENGINE_CONFIG: Omit<EngineConfig, "kvCacheBytes"> = {
   blockSize: 16,
+  kvCacheDtype: DEFAULT_KV_DTYPE,
   maxNumBatchedTokens: 512,
   maxNumSeqs: 64,
   policy: "fcfs",
@@ -66,15 +70,17 @@ export interface StepResult {
   readonly numPreempted: number;
 }
 
-/** KV bytes for one block of `blockSize` tokens, all layers, K and V, fp32. */
-export function kvBytesPerBlock(model: Model, blockSize: number): number {
-  const c = model.config;
-  return blockSize * c.numLayers * 2 * c.numKvHeads * c.headDim * 4;
+/**
+ * KV bytes for one block of `blockSize` tokens, all layers, K and V, stored as `dtype`: per value
+ * 4 bytes (f32), 2 (f16) or 34/32 (q8_0: 32 int8 and an fp16 scale per block of 32).
+ */
+export function kvBytesPerBlock(config: ModelConfig, blockSize: number, dtype: KvDtype): number {
+  return blockSize * config.numLayers * 2 * kvRowBytes(dtype, config.numKvHeads * config.headDim);
 }
 
 /** Default KV budget: a quarter of free memory, but no more than maxNumSeqs full contexts need. */
-export function defaultKvCacheBytes(model: Model, maxNumSeqs: number): number {
-  const perToken = kvBytesPerBlock(model, 1);
+export function defaultKvCacheBytes(model: Model, maxNumSeqs: number, dtype: KvDtype = DEFAULT_KV_DTYPE): number {
+  const perToken = kvBytesPerBlock(model.config, 1, dtype);
   return Math.min(os.freemem() * 0.25, perToken * model.config.contextLength * maxNumSeqs);
 }
 
@@ -93,9 +99,12 @@ export class LLMEngine {
     this.model = model;
     this.config = config;
     this.modelStopIds = modelStopIds;
-    this.numBlocks = Math.floor(config.kvCacheBytes / kvBytesPerBlock(model, config.blockSize));
+    // Before sizing: a q8_0 cache for a model whose heads it cannot hold is a clear error, not a size.
+    checkKvDtype(config.kvCacheDtype, model.config.numKvHeads, model.config.headDim);
+    const blockBytes = kvBytesPerBlock(model.config, config.blockSize, config.kvCacheDtype);
+    this.numBlocks = Math.floor(config.kvCacheBytes / blockBytes);
     if (this.numBlocks < 1) {
-      throw new InvalidArgumentError("kvCacheMemory", `${config.kvCacheBytes} bytes hold no block of ${config.blockSize} tokens (needs ${kvBytesPerBlock(model, config.blockSize)} bytes)`);
+      throw new InvalidArgumentError("kvCacheMemory", `${config.kvCacheBytes} bytes hold no block of ${config.blockSize} tokens (needs ${blockBytes} bytes with a ${config.kvCacheDtype} KV cache)`);
     }
     const schedulerConfig: SchedulerConfig = {
       maxNumBatchedTokens: config.maxNumBatchedTokens,
@@ -105,7 +114,7 @@ export class LLMEngine {
       enablePrefixCaching: config.enablePrefixCaching,
     };
     this.scheduler = new Scheduler(schedulerConfig, new BlockManager(this.numBlocks, config.blockSize));
-    this.runner = createModelRunner(model, this.numBlocks, config.blockSize);
+    this.runner = createModelRunner(model, this.numBlocks, config.blockSize, config.kvCacheDtype);
   }
 
   /** Tokens the KV cache can hold across all sequences. */
@@ -151,6 +160,7 @@ export class LLMEngine {
       numWaiting: s.numWaiting,
       kvCacheUsage: b.numUsedBlocks / b.numBlocks,
       kvCacheTokens: this.kvCacheTokens,
+      kvCacheDtype: this.config.kvCacheDtype,
       numPreemptions: s.counters.numPreemptions,
       prefixCacheQueries: b.prefixQueries * s.blocks.blockSize,
       prefixCacheHits: b.prefixHits * s.blocks.blockSize,

@@ -3,7 +3,7 @@
  * forward batch (prefill chunks and decode tokens mixed), runs it, and returns the logits of the
  * rows to sample. It knows nothing of requests, strings or queues.
  */
-import type { AttentionSeq } from "../backend/backend.js";
+import type { AttentionSeq, KvDtype } from "../backend/backend.js";
 import type { ForwardBatch, KvCache, Model } from "../models/llama.js";
 import type { SeqId } from "./sequence.js";
 import type { SchedulerOutput } from "./scheduler.js";
@@ -19,8 +19,8 @@ export interface ModelRunner {
   run(out: SchedulerOutput): RunResult;
 }
 
-export function createModelRunner(model: Model, numBlocks: number, blockSize: number): ModelRunner {
-  const kvCache = model.createKvCache(numBlocks, blockSize);
+export function createModelRunner(model: Model, numBlocks: number, blockSize: number, kvDtype?: KvDtype): ModelRunner {
+  const kvCache = model.createKvCache(numBlocks, blockSize, kvDtype);
   return {
     kvCache,
     run(out) {

@@ -14,10 +14,11 @@
  * each sequence's block table; everything else is per token and does not care.
  */
 import type { AttentionSeq, Backend, KvLayer } from "../backend/backend.js";
+import { DEFAULT_KV_DTYPE, allocKvLayer, checkKvDtype, type KvDtype } from "../backend/kv-dtype.js";
 import type { ModelConfig } from "./config.js";
 import type { ModelFiles } from "../weights/model-files.js";
 import type { WeightTensor } from "../weights/tensor.js";
-import { ModelFileError } from "../errors.js";
+import { InvalidArgumentError, ModelFileError } from "../errors.js";
 import { dequantize } from "../quant/dequant.js";
 import { numElements } from "../weights/tensor.js";
 import { ropeInvFreq } from "./rope.js";
@@ -35,8 +36,9 @@ export interface ForwardBatch {
   readonly logitIndices: Int32Array;
 }
 
-/** Paged KV cache for all layers: `numBlocks` blocks of `blockSize` token slots. */
+/** Paged KV cache for all layers: `numBlocks` blocks of `blockSize` token slots, stored as `dtype`. */
 export interface KvCache {
+  readonly dtype: KvDtype;
   readonly layers: readonly KvLayer[];
   readonly blockSize: number;
   readonly numBlocks: number;
@@ -47,7 +49,11 @@ export interface Model {
   readonly backend: Backend;
   /** Run the batch; returns logits [logitIndices.length, vocabSize] (a buffer reused by the next call). */
   forward(batch: ForwardBatch, kvCache: KvCache): Float32Array;
-  createKvCache(numBlocks: number, blockSize: number): KvCache;
+  /**
+   * A zeroed cache (default dtype f16). Throws InvalidArgumentError when the dtype cannot hold this
+   * model's heads (q8_0 needs headDim % 32 == 0) or the backend lacks it.
+   */
+  createKvCache(numBlocks: number, blockSize: number, dtype?: KvDtype): KvCache;
 }
 
 interface LayerWeights {
@@ -170,11 +176,15 @@ export function buildLlamaModel(files: ModelFiles, backend: Backend): Model {
     return logits.subarray(0, m * c.vocabSize);
   }
 
-  function createKvCache(numBlocks: number, blockSize: number): KvCache {
+  function createKvCache(numBlocks: number, blockSize: number, dtype: KvDtype = DEFAULT_KV_DTYPE): KvCache {
+    checkKvDtype(dtype, c.numKvHeads, c.headDim);
+    if (!backend.kvDtypes.includes(dtype)) {
+      throw new InvalidArgumentError("kvCacheDtype", `the ${backend.name} backend has no ${dtype} KV cache (it has ${backend.kvDtypes.join(", ")})`);
+    }
     const slots = numBlocks * blockSize;
     const kvLayers: KvLayer[] = [];
-    for (let l = 0; l < c.numLayers; l++) kvLayers.push({ k: new Float32Array(slots * kvDim), v: new Float32Array(slots * kvDim) });
-    return { layers: kvLayers, blockSize, numBlocks };
+    for (let l = 0; l < c.numLayers; l++) kvLayers.push(allocKvLayer(dtype, slots, kvDim));
+    return { dtype, layers: kvLayers, blockSize, numBlocks };
   }
 
   return { config: c, backend, forward, createKvCache };

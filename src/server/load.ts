@@ -9,6 +9,7 @@ import type { BackendKind } from "../backend/registry.js";
 import type { EngineClient } from "../engine/client.js";
 import { createEngine, type EngineOptions } from "../engine/create.js";
 import { DEFAULT_ENGINE_CONFIG } from "../engine/llm-engine.js";
+import { checkKvDtype, type KvDtype } from "../backend/kv-dtype.js";
 import { WorkerEngineClient } from "../engine/worker-client.js";
 import { InvalidArgumentError, ModelFileError } from "../errors.js";
 import { tokenizerForModel } from "../tokenizer/for-model.js";
@@ -36,6 +37,8 @@ export interface LoadOptions {
   readonly maxNumSeqs?: number;
   readonly maxNumBatchedTokens?: number;
   readonly kvCacheBytes?: number;
+  /** KV-cache storage: "f16" (default), "q8_0" (headDim % 32 == 0) or "f32". */
+  readonly kvCacheDtype?: KvDtype;
   /** Requests that may wait beyond the running ones before new ones get 429 (default 256). */
   readonly maxQueue?: number;
   /** A Jinja chat template file (or a tokenizer_config.json holding one), overriding the model's. */
@@ -60,6 +63,7 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
     ...(opts.maxNumSeqs !== undefined ? { maxNumSeqs: opts.maxNumSeqs } : {}),
     ...(opts.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: opts.maxNumBatchedTokens } : {}),
     ...(opts.kvCacheBytes !== undefined ? { kvCacheBytes: opts.kvCacheBytes } : {}),
+    ...(opts.kvCacheDtype !== undefined ? { kvCacheDtype: opts.kvCacheDtype } : {}),
   };
   // An hf: spec is downloaded (once) here, so the engine thread only ever sees a local path.
   const modelPath = await resolveModelPath(opts.model, opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {});
@@ -78,6 +82,7 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
     files = openModelFiles(modelPath, opts.tokenizer !== undefined ? { tokenizerPath: opts.tokenizer } : {});
     tokenizer = tokenizerForModel(files, opts.tokenizer);
     const template = resolveTemplate(opts, files, tokenizer); // fail fast, before the model loads
+    if (opts.kvCacheDtype !== undefined) checkKvDtype(opts.kvCacheDtype, files.config.numKvHeads, files.config.headDim, "--kv-cache-dtype");
     const worker = await WorkerEngineClient.start({ modelPath, load, engine: engineOpts });
     engine = worker;
     backend = worker.backend;
@@ -89,7 +94,7 @@ export async function loadServing(opts: LoadOptions, modelName: string, metrics:
     const contextLength = engine.config.contextLength;
     const s = engine.stats();
     const quantized = opts.quantize !== undefined ? `, weights quantized at load to ${opts.quantize}` : "";
-    log(`loaded ${modelName} (${files.format}${quantized}, context ${contextLength}, KV cache ${s.kvCacheTokens} tokens, backend ${backend}) in ${((performance.now() - started) / 1000).toFixed(1)} s` +
+    log(`loaded ${modelName} (${files.format}${quantized}, context ${contextLength}, KV cache ${s.kvCacheTokens} tokens ${s.kvCacheDtype}, backend ${backend}) in ${((performance.now() - started) / 1000).toFixed(1)} s` +
       (template.template ? "" : `; no chat template: /v1/chat/completions is disabled`));
     const maxNumSeqs = opts.maxNumSeqs ?? DEFAULT_ENGINE_CONFIG.maxNumSeqs;
     return {

@@ -10,6 +10,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { EngineStats, StepInfo } from "../engine/client.js";
+import { DEFAULT_KV_DTYPE } from "../backend/kv-dtype.js";
 import type { ChoiceRecord, GenerationObserver } from "./generation.js";
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640];
@@ -147,5 +148,5 @@ export class ServerMetrics implements GenerationObserver {
 }
 
 export const ZERO_STATS: EngineStats = {
-  numRunning: 0, numWaiting: 0, kvCacheUsage: 0, kvCacheTokens: 0, numPreemptions: 0, prefixCacheQueries: 0, prefixCacheHits: 0,
+  numRunning: 0, numWaiting: 0, kvCacheUsage: 0, kvCacheTokens: 0, kvCacheDtype: DEFAULT_KV_DTYPE, numPreemptions: 0, prefixCacheQueries: 0, prefixCacheHits: 0,
 };

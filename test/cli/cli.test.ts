@@ -82,6 +82,16 @@ function expectUserError(r: ReturnType<typeof fennec>, pattern: RegExp): void {
   assert.match(lines[0] ?? "", pattern);
 }
 
+test("run --kv-cache-dtype: f32 gives run.c's text too; a bad name or q8_0 for stories260K's 8-wide heads is one line", () => {
+  const r = fennec("run", stories("stories260K.gguf"), "--prompt", "Once upon a time", "--max-tokens", "60", "--temperature", "0", "--kv-cache-dtype", "f32");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, continuation);
+  expectUserError(fennec("run", stories("stories260K.gguf"), "--prompt", "x", "--kv-cache-dtype", "q4_0"),
+    /^fennec: --kv-cache-dtype: expected f32, f16, q8_0, got "q4_0"$/);
+  expectUserError(fennec("run", stories("stories260K.gguf"), "--prompt", "x", "--kv-cache-dtype", "q8_0"),
+    /^fennec: kvCacheDtype: q8_0 stores blocks of 32 values within a head, but this model's headDim is 8 \(not a multiple of 32\): use f16/);
+});
+
 test("error: missing model file", () => {
   const p = path.join(tmp, "missing.gguf");
   expectUserError(fennec("run", p, "--prompt", "x"), new RegExp(`^fennec: ${p}: file: no such file or directory$`));

@@ -21,7 +21,7 @@ const loadedNative: LoadedModel | undefined = loadNativeAddon().ok
 function engine(over: Partial<EngineConfig> & { numBlocks?: number } = {}, m: LoadedModel = loaded): LLMEngine {
   const blockSize = over.blockSize ?? 16;
   const numBlocks = over.numBlocks ?? 256;
-  return new LLMEngine(m.model, { ...DEFAULT_ENGINE_CONFIG, ...over, kvCacheBytes: numBlocks * kvBytesPerBlock(m.model, blockSize) }, m.tokenizer.stopIds);
+  return new LLMEngine(m.model, { ...DEFAULT_ENGINE_CONFIG, ...over, kvCacheBytes: numBlocks * kvBytesPerBlock(m.config, blockSize, over.kvCacheDtype ?? DEFAULT_ENGINE_CONFIG.kvCacheDtype) }, m.tokenizer.stopIds);
 }
 
 async function collect(events: AsyncIterable<RequestEvent>): Promise<{ ids: number[]; finish: RequestEvent | undefined }> {

@@ -1,4 +1,7 @@
-/** Logits of every position of one prompt, run as a single prefill batch on the reference backend. */
+/**
+ * Logits of every position of one prompt, run as a single prefill batch on the reference backend,
+ * with an f32 KV cache (the default f16 would add its rounding to every comparison made with these).
+ */
 import { createReferenceBackend } from "../../src/backend/js/reference.js";
 import { buildModel } from "../../src/models/registry.js";
 import type { ModelFiles } from "../../src/weights/model-files.js";
@@ -14,5 +17,5 @@ export function logitsOf(files: ModelFiles, tokens: readonly number[] = STORIES_
     tokenIds: Int32Array.from(tokens), positions, slotMapping: positions,
     seqs: [{ queryStart: 0, queryLen: tokens.length, contextLen: tokens.length, blockTable: Int32Array.of(0) }],
     logitIndices: positions,
-  }, model.createKvCache(Math.ceil(tokens.length / 16), 16)).slice();
+  }, model.createKvCache(Math.ceil(tokens.length / 16), 16, "f32")).slice();
 }

@@ -8,6 +8,7 @@ import { getLlama, type Llama } from "node-llama-cpp";
 import { loadModel } from "../../src/index.js";
 import { openModelFiles } from "../../src/weights/load.js";
 import type { BackendKind } from "../../src/backend/registry.js";
+import type { KvDtype } from "../../src/backend/kv-dtype.js";
 
 export interface GreedyStep {
   /** The greedy token at this step. */
@@ -79,6 +80,8 @@ export interface FennecOptions {
   readonly threads?: number;
   /** Instead of Fennec's own greedy tokens, feed these (teacher forcing). */
   readonly forcedTokens?: readonly number[];
+  /** KV cache dtype (default f32, as llamaCppGreedy's default F32 cache). */
+  readonly kvDtype?: KvDtype;
 }
 
 function argmax(row: Float32Array): number {
@@ -92,7 +95,7 @@ export async function fennecGreedy(modelPath: string, promptIds: readonly number
   const m = await loadModel(modelPath, { backend: opts.backend ?? "auto", ...(opts.threads !== undefined ? { threads: opts.threads } : {}) });
   const blockSize = 16;
   const total = promptIds.length + steps;
-  const kv = m.model.createKvCache(Math.ceil(total / blockSize), blockSize);
+  const kv = m.model.createKvCache(Math.ceil(total / blockSize), blockSize, opts.kvDtype ?? "f32");
   const blockTable = Int32Array.from({ length: kv.numBlocks }, (_, i) => i);
   const run = (ids: readonly number[], start: number): Float32Array => {
     const positions = Int32Array.from(ids, (_, i) => start + i);

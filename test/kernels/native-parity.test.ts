@@ -18,10 +18,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createReferenceBackend } from "../../src/backend/js/reference.js";
 import { createNativeBackend, loadNativeAddon, type NativeIsa } from "../../src/backend/native/index.js";
-import type { AttentionSeq, Backend } from "../../src/backend/backend.js";
+import type { AttentionSeq, Backend, KvLayer } from "../../src/backend/backend.js";
 import type { WeightTensor } from "../../src/weights/tensor.js";
 import { FORMATS, GgmlType } from "../../src/quant/formats.js";
-import { quantizeRows } from "../../src/quant/quantize.js";
+import { quantize, quantizeRows } from "../../src/quant/quantize.js";
+import { dequantize } from "../../src/quant/dequant.js";
+import { allocKvLayer, kvRowBytes, type KvDtype } from "../../src/backend/kv-dtype.js";
 
 const load = loadNativeAddon();
 const required = process.env.FENNEC_REQUIRE_NATIVE === "1";
@@ -292,8 +294,8 @@ test("siluMul, add, addBias match the reference (small, odd and parallel-sized l
 test("storeKv writes the mapped slots and rejects slots outside the cache", { skip }, () => {
   const be = createNativeBackend() as Backend;
   const kvDim = 12;
-  const kv = { k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
-  const kvRef = { k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
+  const kv = { dtype: "f32" as const, k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
+  const kvRef = { dtype: "f32" as const, k: new Float32Array(10 * kvDim), v: new Float32Array(10 * kvDim) };
   const k = randn(rng(1), 3 * kvDim);
   const v = randn(rng(2), 3 * kvDim);
   const slots = Int32Array.from([9, 0, 4]);
@@ -310,7 +312,7 @@ function attentionCase(seed: number, numHeads: number, numKvHeads: number, headD
   const kvDim = numKvHeads * headDim;
   const numBlocks = shapes.reduce((a, [, c]) => a + Math.ceil(c / blockSize), 0) + 3;
   const ids = Array.from({ length: numBlocks }, (_, i) => i).sort(() => r() - 0.5);
-  const kv = { k: randn(r, numBlocks * blockSize * kvDim), v: randn(r, numBlocks * blockSize * kvDim) };
+  const kv: KvLayer = { dtype: "f32", k: randn(r, numBlocks * blockSize * kvDim), v: randn(r, numBlocks * blockSize * kvDim) };
   const seqs: AttentionSeq[] = [];
   let queryStart = 0;
   for (const [queryLen, contextLen] of shapes) {
@@ -343,4 +345,151 @@ test("attention matches the reference: GQA / MHA / MQA, prefill chunks, decode, 
   const c = attentionCase(5, 2, 1, 8, 4, [[2, 9]], 1);
   const bad = { ...c, seqs: [{ ...(c.seqs[0] as AttentionSeq), blockTable: Int32Array.from([0, 1]) }], out: new Float32Array(32) };
   assert.throws(() => be.attention(bad), /block table too short/);
+});
+
+// ---- KV-cache dtypes (f16, q8_0)
+//
+// storeKv: the native cache bytes equal the reference's (src/quant's encoders: f16 round-to-nearest-
+// even, ggml's reference Q8_0 with halves rounded away from zero), so the caches both attentions
+// read are identical. attention over an f16 / q8_0 cache: native vs reference with the same dtype
+// to NMSE < 1e-10 and max |diff| <= 1e-5 x the output's range (fp32 arithmetic only: both decode
+// to the same fp32 values); and the dtype's own error, vs attention over the f32 cache the values
+// came from, within 1e-3 (f16: K, V rounded to 2^-11 relative) / 2e-2 (q8_0: steps of amax/127
+// per block of 32) of the output's range.
+
+/** Max |got - want| / (max(want) - min(want)). */
+function relRangeErr(got: Float32Array, want: Float32Array): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as number;
+    lo = Math.min(lo, w);
+    hi = Math.max(hi, w);
+    worst = Math.max(worst, Math.abs((got[i] as number) - w));
+  }
+  return worst / (hi - lo);
+}
+
+/** The same cache contents in another dtype (converted by the reference storeKv). */
+function convertKv(kv: KvLayer, dtype: KvDtype, kvDim: number): KvLayer {
+  if (kv.dtype !== "f32") throw new Error("convertKv takes an f32 cache");
+  const slots = kv.k.length / kvDim;
+  const out = allocKvLayer(dtype, slots, kvDim);
+  ref.storeKv(out, kv.k, kv.v, slots, kvDim, Int32Array.from({ length: slots }, (_, i) => i));
+  return out;
+}
+
+test("storeKv: f16 and q8_0 caches hold the same bytes as the reference's (ties, overflow, tiny values, parallel rows)", { skip }, () => {
+  const kvDim = 64;
+  const n = 300; // n * kvDim >= 2^14: rows are converted in parallel
+  const k = randn(rng(11), n * kvDim, 2);
+  const v = randn(rng(12), n * kvDim, 1e-3);
+  // Row 0: q8_0 ties (amax 127 -> d = 1: 2.5 must round to 3 as ggml's roundf, not to 2) and
+  // f16 edge cases (halfway between two halves, overflow to inf, fp16 subnormals, fp32 subnormal).
+  k.set([127, 2.5, -2.5, 0.5, -0.5, 1.5, 126.5, -126.5], 0);
+  k.set([1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, -70000, 65519, 3e-6, -(2 ** -25), 1e-40], 32);
+  v.fill(0, 0, 32); // an all-zero block: d = 0
+  const slots = Int32Array.from({ length: n }, (_, i) => (i * 7) % (n + 5)); // distinct, scattered
+  for (const dtype of ["f16", "q8_0"] as const) {
+    const want = allocKvLayer(dtype, n + 5, kvDim);
+    ref.storeKv(want, k, v, n, kvDim, slots);
+    for (const isa of ISAS) {
+      for (const threads of [1, 3]) {
+        const be = createNativeBackend({ isa, threads }) as Backend;
+        const got = allocKvLayer(dtype, n + 5, kvDim);
+        be.storeKv(got, k, v, n, kvDim, slots);
+        assert.ok(Buffer.from(got.k as Uint8Array).equals(Buffer.from(want.k as Uint8Array)), `${isa}/${threads} ${dtype} K bytes`);
+        assert.ok(Buffer.from(got.v as Uint8Array).equals(Buffer.from(want.v as Uint8Array)), `${isa}/${threads} ${dtype} V bytes`);
+      }
+    }
+  }
+  // The tie really is rounded away from zero (2.5 / d = 2.5 -> 3), as src/quant's encoder does.
+  const q = allocKvLayer("q8_0", 1, kvDim);
+  (createNativeBackend() as Backend).storeKv(q, k, v, 1, kvDim, Int32Array.of(0));
+  assert.deepEqual([...(q.k as Uint8Array).subarray(2, 10)].map((b) => (b << 24) >> 24), [127, 3, -3, 1, -1, 2, 127, -127]);
+  const be = createNativeBackend() as Backend;
+  assert.throws(() => be.storeKv(allocKvLayer("q8_0", 4, 32), k, v, 1, 40, Int32Array.of(0)), /kvDim a multiple of 32/);
+  assert.throws(() => be.storeKv(allocKvLayer("f16", 4, kvDim), k, v, 1, kvDim, Int32Array.of(4)), /slot 4 out of range \[0, 4\)/);
+});
+
+test("storeKv round trip: what the native backend stores decodes (src/quant) to the f16 / q8_0 rounding of the input", { skip }, () => {
+  const kvDim = 96;
+  const n = 5;
+  const k = randn(rng(21), n * kvDim, 3);
+  const v = randn(rng(22), n * kvDim, 0.01);
+  const slots = Int32Array.of(4, 0, 2, 1, 3);
+  for (const isa of ISAS) {
+    const be = createNativeBackend({ isa, threads: 1 }) as Backend;
+    for (const dtype of ["f16", "q8_0"] as const) {
+      const kv = allocKvLayer(dtype, n, kvDim);
+      be.storeKv(kv, k, v, n, kvDim, slots);
+      const type = dtype === "f16" ? GgmlType.F16 : GgmlType.Q8_0;
+      const rb = kvRowBytes(dtype, kvDim);
+      for (let t = 0; t < n; t++) {
+        const slot = slots[t] as number;
+        for (const [src, cache] of [[k, kv.k], [v, kv.v]] as const) {
+          const row = src.subarray(t * kvDim, (t + 1) * kvDim);
+          const back = new Float32Array(kvDim);
+          dequantize(type, (cache as Uint8Array).subarray(slot * rb, (slot + 1) * rb), kvDim, back);
+          const expected = new Float32Array(kvDim);
+          dequantize(type, quantize(type, row, kvDim), kvDim, expected);
+          assert.deepEqual(back, expected, `${isa} ${dtype} slot ${slot}`);
+          // And the rounding is what the format promises: 2^-11 relative (f16), amax/254 (+ the scale's fp16 rounding) per block (q8_0).
+          for (let i = 0; i < kvDim; i++) {
+            const x = row[i] as number;
+            let bound: number;
+            if (dtype === "f16") bound = Math.abs(x) * 2 ** -11 + 2 ** -25;
+            else {
+              const b0 = i - (i % 32);
+              const amax = Math.max(...row.subarray(b0, b0 + 32).map(Math.abs));
+              bound = (amax / 254) * (1 + 2 ** -10) + amax * 2 ** -11;
+            }
+            assert.ok(Math.abs((back[i] as number) - x) <= bound, `${isa} ${dtype} [${i}]: ${x} -> ${back[i]} (bound ${bound})`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test("attention over f16 / q8_0 caches: native = reference with the same dtype; both near the f32 result", { skip }, (t) => {
+  const cases = [
+    { c: attentionCase(1, 8, 2, 64, 16, [[1, 1], [5, 5], [1, 40], [7, 100]], 1), what: "GQA: fresh prompt, decode, chunk after context" },
+    { c: attentionCase(2, 4, 4, 32, 5, [[3, 70], [1, 1]], 1), what: "MHA, block size 5" },
+    { c: attentionCase(3, 6, 1, 16, 7, [[1, 333]], 1), what: "MQA, headDim 16 (f16 only)" },
+    { c: attentionCase(7, 4, 2, 12, 3, [[2, 50]], 1), what: "headDim 12: the scalar path inside the SIMD kernels (f16 only)" },
+    { c: attentionCase(4, 2, 1, 128, 32, [[40, 300]], 2), what: "prefill chunk over a long context, sharper softmax" },
+    { c: attentionCase(6, 8, 2, 64, 16, [[1, 1500], [2, 700], [16, 650]], 1), what: "long decode contexts (split-K) and a chunk" },
+  ];
+  const limits = { f16: 1e-3, q8_0: 2e-2 } as const;
+  const worst = { f16: 0, q8_0: 0 };
+  for (const dtype of ["f16", "q8_0"] as const) {
+    for (const { c, what } of cases) {
+      if (dtype === "q8_0" && c.headDim % 32 !== 0) continue;
+      const kvDim = c.numKvHeads * c.headDim;
+      const kv = convertKv(c.kv, dtype, kvDim);
+      const exact = new Float32Array(c.numTokens * c.numHeads * c.headDim);
+      ref.attention({ ...c, out: exact });
+      const want = new Float32Array(exact.length);
+      ref.attention({ ...c, kv, out: want });
+      const err = relRangeErr(want, exact);
+      worst[dtype] = Math.max(worst[dtype], err);
+      assert.ok(err <= limits[dtype], `${dtype} ${what}: reference vs f32 cache: ${err} of the range > ${limits[dtype]}`);
+      eachBackend((be, isa) => {
+        const got = new Float32Array(want.length).fill(NaN);
+        be.attention({ ...c, kv, out: got });
+        assert.ok(nmse(got, want) < 1e-10, `${isa} ${dtype} ${what}: NMSE ${nmse(got, want)}`);
+        assert.ok(relRangeErr(got, want) <= 1e-5, `${isa} ${dtype} ${what}: max diff ${relRangeErr(got, want)} of the range`);
+      });
+    }
+  }
+  // The bounds must not be vacuous: each dtype's rounding is visible, and q8_0's coarser than f16's.
+  assert.ok(worst.f16 > 1e-6 && worst.q8_0 > 5 * worst.f16, `worst errors: f16 ${worst.f16}, q8_0 ${worst.q8_0}`);
+  t.diagnostic(`vs the f32 cache, max error / output range: f16 ${worst.f16.toExponential(2)}, q8_0 ${worst.q8_0.toExponential(2)}`);
+  const be = createNativeBackend() as Backend;
+  const c = attentionCase(3, 6, 1, 16, 7, [[1, 33]], 1);
+  const q8 = allocKvLayer("q8_0", c.kv.k.length / 16, 16 * 2); // headDim 16: rows of 32 would be 2 heads per block
+  assert.throws(() => be.attention({ ...c, kv: q8, out: new Float32Array(6 * 16) }), /headDim a multiple of 32, got 16/);
+  assert.throws(() => ref.attention({ ...c, kv: q8, out: new Float32Array(6 * 16) }), /headDim is 16/);
 });

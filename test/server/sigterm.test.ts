@@ -25,6 +25,8 @@ test("serve: SIGTERM during a streamed request lets it finish, then the process 
     await waitFor(async () => /listening on (http:\/\/\S+)/.test(stderr), 10_000, "the listening line");
     const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1] ?? "";
     await waitFor(async () => (await raw(`${url}/health`)).status === 200, 10_000, "/health 200");
+    // The startup line says what the KV cache holds: its tokens and (default) dtype.
+    assert.match(stderr, /KV cache \d+ tokens f16, backend/);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0 });
     const stream = await client.completions.create({
       model: "tiny", prompt: "Once upon a time", max_tokens: 900, temperature: 0, stream: true,
@@ -56,6 +58,13 @@ test("serve: a missing model or a bad flag exits 1 with one line", () => {
   const badFlag = spawnSync(process.execPath, [bin, "serve", stories("stories260K.gguf"), "--kv-cache-memory", "lots"], { encoding: "utf8" });
   assert.equal(badFlag.status, 1);
   assert.match(badFlag.stderr, /--kv-cache-memory: expected a size in bytes/);
+  const badDtype = spawnSync(process.execPath, [bin, "serve", stories("stories260K.gguf"), "--kv-cache-dtype", "f8"], { encoding: "utf8" });
+  assert.equal(badDtype.status, 1);
+  assert.match(badDtype.stderr, /^fennec: --kv-cache-dtype: expected f32, f16, q8_0, got "f8"\n$/);
+  // q8_0 needs headDim % 32 == 0; stories260K's heads are 8 wide: refused at load with one line, before the engine starts.
+  const q8 = spawnSync(process.execPath, [bin, "serve", stories("stories260K.gguf"), "--port", "0", "--kv-cache-dtype", "q8_0"], { encoding: "utf8" });
+  assert.equal(q8.status, 1);
+  assert.match(q8.stderr, /fennec: --kv-cache-dtype: q8_0 stores blocks of 32 values within a head, but this model's headDim is 8 \(not a multiple of 32\): use f16 \(or f32\)\n$/);
   const badTemplate = spawnSync(process.execPath, [bin, "serve", stories("stories260K.gguf"), "--port", "0", "--chat-template", "/nonexistent.jinja"], { encoding: "utf8" });
   assert.equal(badTemplate.status, 1);
   assert.match(badTemplate.stderr, /\/nonexistent.jinja: chat template: cannot read \(ENOENT\)/);

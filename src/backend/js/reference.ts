@@ -5,8 +5,10 @@
  */
 import type { AttentionArgs, Backend, KvLayer } from "../backend.js";
 import type { WeightTensor } from "../../weights/tensor.js";
-import { dequantizeRow } from "../../quant/dequant.js";
+import { dequantize, dequantizeRow } from "../../quant/dequant.js";
 import { GgmlType } from "../../quant/formats.js";
+import { quantizeInto } from "../../quant/quantize.js";
+import { KV_DTYPES, KV_GGML_TYPE, checkKvDtype, kvRowBytes } from "../kv-dtype.js";
 
 /** Cols and rows of a 2-D weight (ggml order: dims[0] = cols). */
 function matrixShape(w: WeightTensor): { cols: number; rows: number } {
@@ -21,6 +23,26 @@ function f32View(w: WeightTensor): Float32Array | undefined {
   return new Float32Array(w.data.buffer, w.data.byteOffset, w.data.byteLength / 4);
 }
 
+/**
+ * Rows 0..seq.contextLen of one sequence's cached K and V as fp32, [contextLen, kvDim] each, read
+ * through its block table and converted from the cache's dtype with src/quant's decoders.
+ */
+function readKvRows(kv: KvLayer, blockTable: Int32Array, contextLen: number, blockSize: number, kvDim: number,
+  kOut: Float32Array, vOut: Float32Array): void {
+  const rb = kvRowBytes(kv.dtype, kvDim);
+  for (let p = 0; p < contextLen; p++) {
+    const slot = (blockTable[Math.floor(p / blockSize)] as number) * blockSize + (p % blockSize);
+    if (kv.dtype === "f32") {
+      kOut.set(kv.k.subarray(slot * kvDim, (slot + 1) * kvDim), p * kvDim);
+      vOut.set(kv.v.subarray(slot * kvDim, (slot + 1) * kvDim), p * kvDim);
+    } else {
+      const type = KV_GGML_TYPE[kv.dtype];
+      dequantize(type, kv.k.subarray(slot * rb, (slot + 1) * rb), kvDim, kOut, p * kvDim);
+      dequantize(type, kv.v.subarray(slot * rb, (slot + 1) * rb), kvDim, vOut, p * kvDim);
+    }
+  }
+}
+
 export function createReferenceBackend(): Backend {
   // One dequantized-row scratch buffer, grown on demand.
   let rowBuf = new Float32Array(0);
@@ -29,8 +51,13 @@ export function createReferenceBackend(): Backend {
     return rowBuf;
   };
 
+  // The current sequence's K and V rows as fp32 (attention), grown on demand.
+  let kRows = new Float32Array(0);
+  let vRows = new Float32Array(0);
+
   return {
     name: "reference",
+    kvDtypes: KV_DTYPES,
 
     matmul(w, x, n, out) {
       const { cols, rows } = matrixShape(w);
@@ -101,10 +128,17 @@ export function createReferenceBackend(): Backend {
     },
 
     storeKv(kv: KvLayer, k, v, n, kvDim, slotMapping) {
+      const rb = kvRowBytes(kv.dtype, kvDim);
       for (let t = 0; t < n; t++) {
         const slot = slotMapping[t] as number;
-        kv.k.set(k.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
-        kv.v.set(v.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
+        if (kv.dtype === "f32") {
+          kv.k.set(k.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
+          kv.v.set(v.subarray(t * kvDim, (t + 1) * kvDim), slot * kvDim);
+        } else {
+          // f16: round to nearest even; q8_0: ggml's reference Q8_0 blocks (src/quant's encoders).
+          quantizeInto(KV_GGML_TYPE[kv.dtype], k, t * kvDim, kvDim, kv.k, slot * rb);
+          quantizeInto(KV_GGML_TYPE[kv.dtype], v, t * kvDim, kvDim, kv.v, slot * rb);
+        }
       }
     },
 
@@ -112,9 +146,16 @@ export function createReferenceBackend(): Backend {
       const { q, kv, numHeads, numKvHeads, headDim, blockSize, scale, seqs, out } = args;
       const kvDim = numKvHeads * headDim;
       const groupSize = numHeads / numKvHeads;
+      // The whole rows would decode fine, but the native kernels read q8_0 per head: refuse the same shapes.
+      checkKvDtype(kv.dtype, numKvHeads, headDim);
       let scores = new Float32Array(0);
       for (const seq of seqs) {
         if (scores.length < seq.contextLen) scores = new Float32Array(seq.contextLen);
+        if (kRows.length < seq.contextLen * kvDim) {
+          kRows = new Float32Array(seq.contextLen * kvDim);
+          vRows = new Float32Array(seq.contextLen * kvDim);
+        }
+        readKvRows(kv, seq.blockTable, seq.contextLen, blockSize, kvDim, kRows, vRows);
         // Query i of this chunk sits at position contextLen - queryLen + i and sees keys 0..that position.
         const firstPos = seq.contextLen - seq.queryLen;
         for (let i = 0; i < seq.queryLen; i++) {
@@ -125,10 +166,9 @@ export function createReferenceBackend(): Backend {
             const qo = (t * numHeads + h) * headDim;
             let max = -Infinity;
             for (let p = 0; p < numKeys; p++) {
-              const slot = (seq.blockTable[Math.floor(p / blockSize)] as number) * blockSize + (p % blockSize);
-              const ko = slot * kvDim + kvHead * headDim;
+              const ko = p * kvDim + kvHead * headDim;
               let s = 0;
-              for (let d = 0; d < headDim; d++) s += (q[qo + d] as number) * (kv.k[ko + d] as number);
+              for (let d = 0; d < headDim; d++) s += (q[qo + d] as number) * (kRows[ko + d] as number);
               s *= scale;
               scores[p] = s;
               if (s > max) max = s;
@@ -142,10 +182,9 @@ export function createReferenceBackend(): Backend {
             const oo = (t * numHeads + h) * headDim;
             out.fill(0, oo, oo + headDim);
             for (let p = 0; p < numKeys; p++) {
-              const slot = (seq.blockTable[Math.floor(p / blockSize)] as number) * blockSize + (p % blockSize);
-              const vo = slot * kvDim + kvHead * headDim;
+              const vo = p * kvDim + kvHead * headDim;
               const wgt = (scores[p] as number) / sum;
-              for (let d = 0; d < headDim; d++) out[oo + d] = (out[oo + d] as number) + wgt * (kv.v[vo + d] as number);
+              for (let d = 0; d < headDim; d++) out[oo + d] = (out[oo + d] as number) + wgt * (vRows[vo + d] as number);
             }
           }
         }

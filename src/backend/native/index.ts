@@ -12,6 +12,7 @@ import type { AttentionArgs, Backend } from "../backend.js";
 import type { WeightTensor } from "../../weights/tensor.js";
 import { FORMATS, GgmlType, typeName } from "../../quant/formats.js";
 import { InvalidArgumentError } from "../../errors.js";
+import { KV_DTYPES, KV_GGML_TYPE } from "../kv-dtype.js";
 
 /** Kernel sets, worst to best; the addon picks per call (ctx), so several can be compared in one process. */
 export type NativeIsa = "scalar" | "avx2" | "avx512vnni";
@@ -38,11 +39,13 @@ export interface NativeAddon {
   rmsNorm(ctx: number, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number, out: Float32Array): void;
   rope(ctx: number, x: Float32Array, n: number, numHeads: number, headDim: number, ropeDim: number,
        positions: Int32Array, invFreq: Float32Array, neox: number): void;
-  storeKv(ctx: number, kCache: Float32Array, vCache: Float32Array, k: Float32Array, v: Float32Array, n: number,
-          kvDim: number, slotMapping: Int32Array): void;
+  /** kvType: the cache's ggml type (F32: Float32Array caches; F16, Q8_0: Uint8Array rows of that type). */
+  storeKv(ctx: number, kvType: number, kCache: Float32Array | Uint8Array, vCache: Float32Array | Uint8Array, k: Float32Array,
+          v: Float32Array, n: number, kvDim: number, slotMapping: Int32Array): void;
   /** seqMeta: 5 per sequence: queryStart, queryLen, contextLen, offset and length of its table in blockTables. */
-  attention(ctx: number, q: Float32Array, kCache: Float32Array, vCache: Float32Array, numHeads: number, numKvHeads: number,
-            headDim: number, blockSize: number, scale: number, seqMeta: Int32Array, blockTables: Int32Array, out: Float32Array): void;
+  attention(ctx: number, q: Float32Array, kvType: number, kCache: Float32Array | Uint8Array, vCache: Float32Array | Uint8Array,
+            numHeads: number, numKvHeads: number, headDim: number, blockSize: number, scale: number, seqMeta: Int32Array,
+            blockTables: Int32Array, out: Float32Array): void;
   siluMul(ctx: number, gate: Float32Array, up: Float32Array, len: number, out: Float32Array): void;
   add(ctx: number, a: Float32Array, b: Float32Array, len: number, out: Float32Array): void;
   addBias(ctx: number, x: Float32Array, bias: Float32Array, n: number): void;
@@ -160,6 +163,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
 
   return {
     name: `native-${isa}`,
+    kvDtypes: KV_DTYPES,
 
     matmul(w, x, n, out) {
       const { cols, rows } = checkWeight("matmul", w);
@@ -192,7 +196,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
     },
 
     storeKv(kv, k, v, n, kvDim, slotMapping) {
-      addon.storeKv(ctx, kv.k, kv.v, k, v, n, kvDim, slotMapping);
+      addon.storeKv(ctx, KV_GGML_TYPE[kv.dtype], kv.k, kv.v, k, v, n, kvDim, slotMapping);
     },
 
     attention(args: AttentionArgs) {
@@ -207,7 +211,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
         tables.set(s.blockTable, off);
         off += s.blockTable.length;
       });
-      addon.attention(ctx, args.q, args.kv.k, args.kv.v, args.numHeads, args.numKvHeads, args.headDim, args.blockSize,
+      addon.attention(ctx, args.q, KV_GGML_TYPE[args.kv.dtype], args.kv.k, args.kv.v, args.numHeads, args.numKvHeads, args.headDim, args.blockSize,
         args.scale, seqMeta.subarray(0, 5 * seqs.length), tables.subarray(0, numTable), args.out);
     },
 
