@@ -7,9 +7,10 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { loadModel, type LoadedModel } from "../../src/index.js";
 import { DEFAULT_ENGINE_CONFIG, LLMEngine, kvBytesPerBlock, type EngineConfig, type RequestParams } from "../../src/engine/llm-engine.js";
-import { EngineLoop, type RequestEvent } from "../../src/engine/engine-loop.js";
+import { EngineLoop } from "../../src/engine/engine-loop.js";
 import { createRng } from "../../src/sampling/rng.js";
 import { loadNativeAddon } from "../../src/backend/native/index.js";
+import { collect } from "../helpers/engine.js";
 import { stories } from "../helpers/paths.js";
 
 const loaded: LoadedModel = await loadModel(stories("stories260K.gguf"), { backend: "reference", contextLength: 512 });
@@ -22,16 +23,6 @@ function engine(over: Partial<EngineConfig> & { numBlocks?: number } = {}, m: Lo
   const blockSize = over.blockSize ?? 16;
   const numBlocks = over.numBlocks ?? 256;
   return new LLMEngine(m.model, { ...DEFAULT_ENGINE_CONFIG, ...over, kvCacheBytes: numBlocks * kvBytesPerBlock(m.config, blockSize, over.kvCacheDtype ?? DEFAULT_ENGINE_CONFIG.kvCacheDtype) }, m.tokenizer.stopIds);
-}
-
-async function collect(events: AsyncIterable<RequestEvent>): Promise<{ ids: number[]; finish: RequestEvent | undefined }> {
-  const ids: number[] = [];
-  let finish: RequestEvent | undefined;
-  for await (const e of events) {
-    if (e.type === "token") ids.push(e.tokenId);
-    else finish = e;
-  }
-  return { ids, finish };
 }
 
 const prompts = [

@@ -18,10 +18,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createEngine, loadModel, type LoadedModel } from "../../src/index.js";
 import { DEFAULT_ENGINE_CONFIG, LLMEngine, kvBytesPerBlock } from "../../src/engine/llm-engine.js";
-import { EngineLoop, type RequestEvent } from "../../src/engine/engine-loop.js";
+import { EngineLoop } from "../../src/engine/engine-loop.js";
 import type { KvDtype } from "../../src/backend/kv-dtype.js";
 import { loadNativeAddon } from "../../src/backend/native/index.js";
 import { synthesize } from "../../src/models/synth.js";
+import { collect } from "../helpers/engine.js";
 import { stories } from "../helpers/paths.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fennec-kv-dtype-"));
@@ -30,16 +31,6 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const backends = loadNativeAddon().ok ? (["reference", "native"] as const) : (["reference"] as const);
 const tinyFile = path.join(tmp, "tiny-f32.gguf");
 await synthesize("tiny", tinyFile, { type: "f32", pure: true, seed: 1 });
-
-async function collect(events: AsyncIterable<RequestEvent>): Promise<{ ids: number[]; finish: RequestEvent | undefined }> {
-  const ids: number[] = [];
-  let finish: RequestEvent | undefined;
-  for await (const e of events) {
-    if (e.type === "token") ids.push(e.tokenId);
-    else finish = e;
-  }
-  return { ids, finish };
-}
 
 /** Greedy tokens of all prompts, run concurrently in one engine with a cache of `dtype`. */
 async function engineGreedy(m: LoadedModel, dtype: KvDtype, prompts: readonly (readonly number[])[], maxTokens: number): Promise<number[][]> {
