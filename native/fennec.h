@@ -63,17 +63,39 @@ struct ActQ8K {
 };
 static_assert(sizeof(ActQ8K) == 304, "ActQ8K layout");
 
+// 16 tokens' activation blocks of 32 (quantized as ActQ8), interleaved for the batched int8 GEMM
+// (AVX-512): qs[g][t] holds elements 4g..4g+3 of token t as u8 (q + 128), so each 64-byte row is
+// one vpdpbusd operand with one token per 32-bit lane. d and s as in ActQ8; all zero (qs 128) for
+// padding lanes past the last token. A row of `cols` is cols / 32 consecutive ActQ8x16.
+struct ActQ8x16 {
+  uint8_t qs[8][16][4];
+  float d[16];
+  float s[16];
+};
+static_assert(sizeof(ActQ8x16) == 640, "ActQ8x16 layout");
+
 // A register-tiled matmul kernel: out[t * ldo + r] = dot(weight row r, activation row t) for
 // r < R, t < T. `w` points at row 0 of the tile (rows are wStride bytes apart); `x` at token 0's
 // activation row (xStride bytes apart, in the type's ActFormat); `cols` is the row length.
 typedef void (*TileFn)(const uint8_t* w, size_t wStride, const void* x, size_t xStride, int64_t cols,
                        float* out, size_t ldo, int R, int T);
 
+// Batched matmul over T tokens of ActQ8x16 groups (xStride bytes from one group of 16 tokens to
+// the next): out[t * ldo + r] for r < R (<= MatmulKernel::gemmR), t < T. `scratch` holds
+// gemm_scratch_bytes(cols) bytes, private to the calling thread.
+typedef void (*GemmFn)(const uint8_t* w, size_t wStride, int R, const void* x, size_t xStride, int T, int64_t cols,
+                       float* out, size_t ldo, void* scratch);
+constexpr int kMaxGemmR = 8;
+static inline size_t gemm_scratch_bytes(int64_t cols) { return (size_t)(cols / 32) * kMaxGemmR * 48 + 64; }
+
 struct MatmulKernel {
   TileFn fn;          // null: this type is not handled by this ISA table (the caller falls back)
   int act;            // ActFormat
   int maxR1;          // rows per tile when T == 1 (decode)
   int maxR, maxT;     // tile shape for T > 1 (prefill)
+  GemmFn gemm = nullptr;  // batched path for n >= gemmMinN tokens (ActQ8x16 activations), or null
+  int gemmR = 0;
+  int gemmMinN = 0;
 };
 
 // Attention of one token's `numQ` query heads over keys [keyBegin, keyEnd) of its sequence
@@ -102,6 +124,9 @@ struct KernelTable {
   MatmulKernel mm[kMaxType];
   void (*quantize_q8)(const float* x, ActQ8* y, int64_t cols);
   void (*quantize_q8k)(const float* x, ActQ8K* y, int64_t cols);
+  // One token's row into lane `lane` of its ActQ8x16 group row y (x null: a padding lane); null
+  // in tables without a gemm.
+  void (*quantize_q8x16)(const float* x, ActQ8x16* y, int lane, int64_t cols);
   // Dequantize n elements (a multiple of the block size) of `type` starting at a block boundary.
   void (*dequant)(int type, const uint8_t* src, float* dst, int64_t n);
   void (*rms_norm)(const float* x, const float* w, int64_t dim, float eps, float* out);

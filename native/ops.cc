@@ -83,7 +83,7 @@ struct Scratch {
     return p;
   }
 };
-thread_local Scratch g_act, g_attn, g_rope;
+thread_local Scratch g_act, g_attn, g_rope, g_gemm;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -139,6 +139,87 @@ void matmul_task(void* arg, int64_t item, int) {
   }
 }
 
+// ---- batched GEMM (MatmulKernel::gemm)
+
+struct Q8x16Job {
+  const KernelTable* kt;
+  const float* x;
+  int64_t n, cols;
+  uint8_t* dst;
+  size_t groupStride;
+};
+
+// Token t (or a padding lane, t >= n) into its group's lane.
+void q8x16_task(void* arg, int64_t t, int) {
+  const Q8x16Job* j = (const Q8x16Job*)arg;
+  j->kt->quantize_q8x16(t < j->n ? j->x + t * j->cols : nullptr, (ActQ8x16*)(j->dst + (size_t)(t / 16) * j->groupStride),
+                        (int)(t % 16), j->cols);
+}
+
+struct GemmJob {
+  const MatmulKernel* k;
+  const uint8_t* w;
+  size_t rowBytes;
+  int64_t rows, cols;
+  const uint8_t* x;
+  size_t groupStride;
+  int64_t n;
+  float* out;
+  uint8_t* scratch;
+  size_t scratchBytes;
+  int64_t rowChunk, tokChunk, numTokChunks;
+};
+
+void gemm_task(void* arg, int64_t item, int tid) {
+  const GemmJob* j = (const GemmJob*)arg;
+  const int64_t rc = item / j->numTokChunks, tc = item % j->numTokChunks;
+  const int64_t r0 = rc * j->rowChunk, r1 = std::min(j->rows, r0 + j->rowChunk);
+  const int64_t t0 = tc * j->tokChunk, t1 = std::min(j->n, t0 + j->tokChunk);
+  void* scratch = j->scratch + (size_t)tid * j->scratchBytes;
+  for (int64_t r = r0; r < r1; r += j->k->gemmR) {
+    const int rn = (int)std::min<int64_t>(j->k->gemmR, r1 - r);
+    j->k->gemm(j->w + (size_t)r * j->rowBytes, j->rowBytes, rn, j->x + (size_t)(t0 / 16) * j->groupStride, j->groupStride,
+               (int)(t1 - t0), j->cols, j->out + (size_t)t0 * j->rows + r, (size_t)j->rows, scratch);
+  }
+}
+
+void op_gemm(const KernelTable* kt, int nth, const MatmulKernel* k, const uint8_t* w, size_t rowBytes, int64_t rows,
+             int64_t cols, const float* x, int64_t n, float* out) {
+  // Activations, 16 tokens per group (the last one padded).
+  const int64_t groups = ceil_div(n, 16);
+  const size_t groupStride = (size_t)(cols / 32) * sizeof(ActQ8x16);
+  uint8_t* buf = (uint8_t*)g_act.get(groupStride * (size_t)groups);
+  Q8x16Job q{kt, x, n, cols, buf, groupStride};
+  pool_for(nth, groups * 16, q8x16_task, &q);
+
+  GemmJob j;
+  j.k = k;
+  j.w = w;
+  j.rowBytes = rowBytes;
+  j.rows = rows;
+  j.cols = cols;
+  j.x = buf;
+  j.groupStride = groupStride;
+  j.n = n;
+  j.out = out;
+  // Token chunks (multiples of 16) of <= 256: each tile of rows is unpacked once per chunk and
+  // swept over the chunk's groups, which stay in L2 / L3. Split tokens further only when the rows
+  // alone leave threads without enough items.
+  const int64_t wantItems = (int64_t)nth * 4;
+  const int64_t rowTiles = ceil_div(rows, k->gemmR);
+  int64_t tokChunk = std::min<int64_t>(groups, 16) * 16;
+  if (rowTiles < wantItems) tokChunk = std::max<int64_t>(16, ceil_div(groups, ceil_div(wantItems, rowTiles)) * 16);
+  j.tokChunk = tokChunk;
+  j.numTokChunks = ceil_div(n, tokChunk);
+  const int64_t wantRowChunks = std::max<int64_t>(1, ceil_div(wantItems, j.numTokChunks));
+  j.rowChunk = ceil_div(ceil_div(rows, wantRowChunks), k->gemmR) * k->gemmR;
+  const int64_t numItems = ceil_div(rows, j.rowChunk) * j.numTokChunks;
+  const int use = (int)std::min<int64_t>(nth, numItems);
+  j.scratchBytes = (gemm_scratch_bytes(cols) + 63) & ~(size_t)63;
+  j.scratch = (uint8_t*)g_gemm.get(j.scratchBytes * (size_t)use);
+  pool_for(use, numItems, gemm_task, &j);
+}
+
 }  // namespace
 
 const KernelTable* kernel_table(int isa) {
@@ -163,6 +244,10 @@ void op_matmul(const KernelTable* kt, int nth, int type, const uint8_t* w, int64
   if (rows <= 0 || n <= 0) return;
   const MatmulKernel* k = &kt->mm[type];
   const TypeInfo ti = type_info(type);
+  if (k->gemm && n >= k->gemmMinN && kt->quantize_q8x16) {
+    op_gemm(kt, nth, k, w, (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize, rows, cols, x, n, out);
+    return;
+  }
   MatmulJob j;
   j.k = k;
   j.w = w;
