@@ -83,7 +83,7 @@ struct Scratch {
     return p;
   }
 };
-thread_local Scratch g_act, g_actk, g_act16, g_gemm, g_attn, g_rope;
+thread_local Scratch g_act, g_actk, g_act16, g_actk16, g_gemm, g_attn, g_rope;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -116,15 +116,14 @@ void quantize_rows(const QuantJob* j, int64_t t0, int64_t t1) {
 void quant_task(void* arg, int64_t t, int) { quantize_rows((const QuantJob*)arg, t, t + 1); }
 
 // Token t (or a padding lane, t >= n) into its 16-token group's lane.
-void q8x16_task(void* arg, int64_t t, int) {
+void x16_task(void* arg, int64_t t, int) {
   const QuantJob* j = (const QuantJob*)arg;
-  j->kt->quantize_q8x16(t < j->n ? j->x + t * j->cols : nullptr, (ActQ8x16*)(j->dst + (size_t)(t / 16) * j->stride),
-                        (int)(t % 16), j->cols);
+  const float* x = t < j->n ? j->x + t * j->cols : nullptr;
+  uint8_t* group = j->dst + (size_t)(t / 16) * j->stride;
+  if (j->act == ACT_Q8X16) j->kt->quantize_q8x16(x, (ActQ8x16*)group, (int)(t % 16), j->cols);
+  else j->kt->quantize_q8kx16(x, (ActQ8Kx16*)group, (int)(t % 16), j->cols);
 }
 
-// Activation formats a job needs (a weight's kernel format, or ACT_Q8X16 for the GEMM path).
-constexpr int ACT_Q8X16 = 3;
-constexpr int kActFormats = 4;
 
 // The activations in each format, quantized on first use.
 struct Acts {
@@ -140,12 +139,12 @@ struct Acts {
       if (fmt == ACT_F32) {
         buf[fmt] = (const uint8_t*)x;
         stride[fmt] = (size_t)cols * sizeof(float);
-      } else if (fmt == ACT_Q8X16) {
+      } else if (fmt == ACT_Q8X16 || fmt == ACT_Q8KX16) {
         const int64_t groups = (n + 15) / 16;
-        stride[fmt] = (size_t)(cols / 32) * sizeof(ActQ8x16);
-        uint8_t* b = (uint8_t*)g_act16.get(stride[fmt] * (size_t)groups);
+        stride[fmt] = fmt == ACT_Q8X16 ? (size_t)(cols / 32) * sizeof(ActQ8x16) : (size_t)(cols / 256) * sizeof(ActQ8Kx16);
+        uint8_t* b = (uint8_t*)(fmt == ACT_Q8X16 ? g_act16 : g_actk16).get(stride[fmt] * (size_t)groups);
         QuantJob q{kt, fmt, x, n, cols, b, stride[fmt]};
-        pool_for(nth, groups * 16, q8x16_task, &q);
+        pool_for(nth, groups * 16, x16_task, &q);
         buf[fmt] = b;
       } else {
         stride[fmt] = fmt == ACT_Q8 ? (size_t)(cols / 32) * sizeof(ActQ8) : (size_t)(cols / 256) * sizeof(ActQ8K);
@@ -214,9 +213,9 @@ void plan_matmul(const KernelTable* kt, int type, const uint8_t* w, int64_t rows
   j->cols = cols;
   j->n = n;
   j->out = out;
-  j->gemm = k->gemm && n >= k->gemmMinN && kt->quantize_q8x16;
+  j->gemm = k->gemm && n >= k->gemmMinN;
   if (j->gemm) {
-    acts->get(ACT_Q8X16, &j->x, &j->xStride);
+    acts->get(k->gemmAct, &j->x, &j->xStride);
     j->R = k->gemmR;
     j->T = 16;
     // Token chunks (whole groups) of <= 256: each tile of rows is unpacked once per chunk and swept
