@@ -17,7 +17,7 @@ constexpr int kMaxType = 40;
 
 struct TypeInfo { int blockSize; int typeSize; };
 // {0, 0} for types the native backend does not handle.
-static inline TypeInfo type_info(int type) {
+static constexpr TypeInfo type_info(int type) {
   switch (type) {
     case T_F32: return {1, 4};
     case T_F16: return {1, 2};
