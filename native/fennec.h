@@ -139,10 +139,10 @@ struct KernelTable {
   MatmulKernel mm[kMaxType];
   void (*quantize_q8)(const float* x, ActQ8* y, int64_t cols);
   void (*quantize_q8k)(const float* x, ActQ8K* y, int64_t cols);
-  // One token's row into lane `lane` of its ActQ8x16 group row y (x null: a padding lane); null
-  // in tables without a gemm.
-  void (*quantize_q8x16)(const float* x, ActQ8x16* y, int lane, int64_t cols);
-  void (*quantize_q8kx16)(const float* x, ActQ8Kx16* y, int lane, int64_t cols);
+  // Blocks [b0, b1) of a group of 16 tokens (rows of x, ldx floats apart; lanes >= ntok are
+  // padding) into its ActQ8x16 / ActQ8Kx16 row y (indexed from block 0). Null in tables without a gemm.
+  void (*quantize_q8x16)(const float* x, int64_t ldx, int ntok, ActQ8x16* y, int64_t b0, int64_t b1);
+  void (*quantize_q8kx16)(const float* x, int64_t ldx, int ntok, ActQ8Kx16* y, int64_t b0, int64_t b1);
   // Dequantize n elements (a multiple of the block size) of `type` starting at a block boundary.
   void (*dequant)(int type, const uint8_t* src, float* dst, int64_t n);
   void (*rms_norm)(const float* x, const float* w, int64_t dim, float eps, float* out);

@@ -115,13 +115,23 @@ void quantize_rows(const QuantJob* j, int64_t t0, int64_t t1) {
 
 void quant_task(void* arg, int64_t t, int) { quantize_rows((const QuantJob*)arg, t, t + 1); }
 
-// Token t (or a padding lane, t >= n) into its 16-token group's lane.
-void x16_task(void* arg, int64_t t, int) {
-  const QuantJob* j = (const QuantJob*)arg;
-  const float* x = t < j->n ? j->x + t * j->cols : nullptr;
-  uint8_t* group = j->dst + (size_t)(t / 16) * j->stride;
-  if (j->act == ACT_Q8X16) j->kt->quantize_q8x16(x, (ActQ8x16*)group, (int)(t % 16), j->cols);
-  else j->kt->quantize_q8kx16(x, (ActQ8Kx16*)group, (int)(t % 16), j->cols);
+// 16-token layouts: an item is a range of blocks of one group, so each thread writes whole cache
+// lines (per-token items made the threads share every line of a group: slower on 2 threads than 1).
+struct X16Job {
+  QuantJob q;
+  int64_t chunks, chunkBlocks, nb;
+};
+void x16_task(void* arg, int64_t item, int) {
+  const X16Job* j = (const X16Job*)arg;
+  const int64_t g = item / j->chunks, c = item % j->chunks;
+  const int64_t b0 = c * j->chunkBlocks, b1 = std::min(j->nb, b0 + j->chunkBlocks);
+  if (b0 >= b1) return;
+  const QuantJob& q = j->q;
+  const float* x = q.x + g * 16 * q.cols;
+  const int ntok = (int)std::min<int64_t>(16, q.n - g * 16);
+  uint8_t* group = q.dst + (size_t)g * q.stride;
+  if (q.act == ACT_Q8X16) q.kt->quantize_q8x16(x, q.cols, ntok, (ActQ8x16*)group, b0, b1);
+  else q.kt->quantize_q8kx16(x, q.cols, ntok, (ActQ8Kx16*)group, b0, b1);
 }
 
 
@@ -143,8 +153,11 @@ struct Acts {
         const int64_t groups = (n + 15) / 16;
         stride[fmt] = fmt == ACT_Q8X16 ? (size_t)(cols / 32) * sizeof(ActQ8x16) : (size_t)(cols / 256) * sizeof(ActQ8Kx16);
         uint8_t* b = (uint8_t*)(fmt == ACT_Q8X16 ? g_act16 : g_actk16).get(stride[fmt] * (size_t)groups);
-        QuantJob q{kt, fmt, x, n, cols, b, stride[fmt]};
-        pool_for(nth, groups * 16, x16_task, &q);
+        X16Job q{{kt, fmt, x, n, cols, b, stride[fmt]}, 1, 0, cols / (fmt == ACT_Q8X16 ? 32 : 256)};
+        // ~2 items per thread, of at least 8 blocks.
+        q.chunks = std::max<int64_t>(1, std::min<int64_t>(ceil_div(2 * (int64_t)nth, groups), q.nb / 8));
+        q.chunkBlocks = ceil_div(q.nb, q.chunks);
+        pool_for(nth, groups * q.chunks, x16_task, &q);
         buf[fmt] = b;
       } else {
         stride[fmt] = fmt == ACT_Q8 ? (size_t)(cols / 32) * sizeof(ActQ8) : (size_t)(cols / 256) * sizeof(ActQ8K);
