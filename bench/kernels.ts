@@ -6,7 +6,12 @@
  *   float weights, vs the int8 dot peak for quantized weights (their inner loop is int8 dots on
  *   8-bit activations), and vs the FMA peak for both in the last column.
  *
- *   node --import tsx bench/kernels.ts [--threads N] [--isa scalar|avx2|avx512vnni] [--batch N] [--types Q4_0,Q4_K] [--quick]
+ *   node --import tsx bench/kernels.ts [--threads N] [--isa scalar|avx2|avx512vnni] [--batch N] [--types Q4_0,Q4_K]
+ *                                      [--shape COLSxROWS[,COLSxROWS...]] [--quick]
+ *
+ * --shape benchmarks real model shapes instead of 4096x4096 (cols = the input dim, rows = the
+ * output dim), e.g. qwen2.5-0.5b's 896x4864 (ffn gate/up), 4864x896 (ffn down), 896x151936 (output);
+ * a type whose block size does not divide cols is skipped for that shape.
  *
  * Weights are random but valid (quantized with src/quant/quantize.ts), 256 rows quantized once and
  * tiled to the full matrix; the decode set cycles through enough matrices (> 4x the L3) that every
@@ -26,6 +31,7 @@ const { values: flags } = parseArgs({
     batch: { type: "string" },
     types: { type: "string" },
     quick: { type: "boolean" },
+    shape: { type: "string" },
   },
 });
 
@@ -114,54 +120,68 @@ console.log(`          FP32 FMA peak ${fmaBest.toFixed(0)} GFLOP/s, int8 dot pea
 // ---- matmul
 const TYPES: readonly string[] = flags.types?.split(",") ??
   ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q3_K", "Q2_K"];
-const COLS = 4096;
-const ROWS = 4096;
+const SHAPES: readonly { cols: number; rows: number }[] = (flags.shape ?? "4096x4096").split(",").map((s) => {
+  const m = /^(\d+)x(\d+)$/.exec(s.trim());
+  if (!m) {
+    console.error(`bench:kernels: --shape wants COLSxROWS (e.g. 896x4864), got "${s}"`);
+    process.exit(1);
+  }
+  return { cols: Number(m[1]), rows: Number(m[2]) };
+});
 const SET_BYTES = (quick ? 128 : 256) * 2 ** 20; // decode weight set, > 4x a 32 MiB L3
 
-function makeWeights(type: GgmlType, count: number): Uint8Array[] {
-  const tileRows = 256;
-  const src = new Float32Array(tileRows * COLS);
+function makeWeights(type: GgmlType, cols: number, rows: number, count: number): Uint8Array[] {
+  const tileRows = Math.min(256, rows);
+  const src = new Float32Array(tileRows * cols);
   for (let i = 0; i < src.length; i++) src[i] = rand() * 0.05;
-  const tile = quantizeRows(type, src, tileRows, COLS);
+  const tile = quantizeRows(type, src, tileRows, cols);
+  const rb = rowBytes(type, cols);
   const out: Uint8Array[] = [];
   for (let m = 0; m < count; m++) {
-    const data = new Uint8Array(rowBytes(type, COLS) * ROWS);
-    for (let r = 0; r < ROWS; r += tileRows) data.set(tile, r * rowBytes(type, COLS));
+    const data = new Uint8Array(rb * rows);
+    for (let r = 0; r < rows; r += tileRows) data.set(tile.subarray(0, Math.min(tileRows, rows - r) * rb), r * rb);
     out.push(data);
   }
   return out;
 }
 
-const x1 = new Float32Array(COLS).map(() => rand());
-const out1 = new Float32Array(ROWS);
-const xN = new Float32Array(batch * COLS).map(() => rand());
-const outN = new Float32Array(batch * ROWS);
+for (const { cols: COLS, rows: ROWS } of SHAPES) {
+  // One weight set per shape (the batch-1 set cycles through enough copies to stream from DRAM).
+  const x1 = new Float32Array(COLS).map(() => rand());
+  const out1 = new Float32Array(ROWS);
+  const xN = new Float32Array(batch * COLS).map(() => rand());
+  const outN = new Float32Array(batch * ROWS);
 
-console.log("");
-console.log(`matmul ${ROWS} x ${COLS}: batch 1 streams a ${SET_BYTES / 2 ** 20} MiB weight set; batch ${batch} is compute bound`);
-console.log("type   | batch 1: us/call   GB/s  %bw | batch " + `${batch}`.padEnd(3) + ": ms/call  GFLOP/s  %peak  %fma");
-for (const name of TYPES) {
-  const type = (GgmlType as Record<string, GgmlType>)[name];
-  const f = type !== undefined ? FORMATS.get(type) : undefined;
-  if (type === undefined || !f) {
-    console.log(`${name}: unknown type`);
-    continue;
+  console.log("");
+  console.log(`matmul ${COLS} -> ${ROWS} (cols x rows): batch 1 streams a >= ${SET_BYTES / 2 ** 20} MiB weight set; batch ${batch} is compute bound`);
+  console.log("type   | batch 1: us/call   GB/s  %bw | batch " + `${batch}`.padEnd(3) + ": ms/call  GFLOP/s  %peak  %fma");
+  for (const name of TYPES) {
+    const type = (GgmlType as Record<string, GgmlType>)[name];
+    const f = type !== undefined ? FORMATS.get(type) : undefined;
+    if (type === undefined || !f) {
+      console.log(`${name}: unknown type`);
+      continue;
+    }
+    if (COLS % f.blockSize !== 0) {
+      console.log(`${name.padEnd(6)} | (skipped: ${COLS} cols is not a multiple of the block size ${f.blockSize})`);
+      continue;
+    }
+    const matBytes = rowBytes(type, COLS) * ROWS;
+    const count = Math.max(2, Math.ceil(SET_BYTES / matBytes));
+    const ws = makeWeights(type, COLS, ROWS, count);
+    let k = 0;
+    const t1 = timeIt(() => {
+      addon.matmul(ctx, ws[k % count] as Uint8Array, type, COLS, ROWS, x1, 1, out1);
+      k++;
+    }, quick ? 2 : 4, quick ? 0.2 : 0.5);
+    const gbs = matBytes / t1 / 1e9;
+    const w0 = ws[0] as Uint8Array;
+    const tN = timeIt(() => addon.matmul(ctx, w0, type, COLS, ROWS, xN, batch, outN), quick ? 1 : 3, quick ? 0.2 : 0.5);
+    const gflops = (2 * ROWS * COLS * batch) / tN / 1e9;
+    const peak = f.blockSize === 1 || isa === "scalar" ? fmaBest : int8Best;
+    console.log(
+      `${name.padEnd(6)} | ${(t1 * 1e6).toFixed(0).padStart(12)} ${gbs.toFixed(1).padStart(6)} ${(100 * gbs / bwBest).toFixed(0).padStart(3)}% |` +
+      ` ${(tN * 1e3).toFixed(2).padStart(12)} ${gflops.toFixed(0).padStart(8)} ${(100 * gflops / peak).toFixed(0).padStart(5)}% ${(100 * gflops / fmaBest).toFixed(0).padStart(4)}%`,
+    );
   }
-  const matBytes = rowBytes(type, COLS) * ROWS;
-  const count = Math.max(2, Math.ceil(SET_BYTES / matBytes));
-  const ws = makeWeights(type, count);
-  let k = 0;
-  const t1 = timeIt(() => {
-    addon.matmul(ctx, ws[k % count] as Uint8Array, type, COLS, ROWS, x1, 1, out1);
-    k++;
-  }, quick ? 2 : 4, quick ? 0.2 : 0.5);
-  const gbs = matBytes / t1 / 1e9;
-  const w0 = ws[0] as Uint8Array;
-  const tN = timeIt(() => addon.matmul(ctx, w0, type, COLS, ROWS, xN, batch, outN), quick ? 1 : 3, quick ? 0.2 : 0.5);
-  const gflops = (2 * ROWS * COLS * batch) / tN / 1e9;
-  const peak = f.blockSize === 1 || isa === "scalar" ? fmaBest : int8Best;
-  console.log(
-    `${name.padEnd(6)} | ${(t1 * 1e6).toFixed(0).padStart(12)} ${gbs.toFixed(1).padStart(6)} ${(100 * gbs / bwBest).toFixed(0).padStart(3)}% |` +
-    ` ${(tN * 1e3).toFixed(2).padStart(12)} ${gflops.toFixed(0).padStart(8)} ${(100 * gflops / peak).toFixed(0).padStart(5)}% ${(100 * gflops / fmaBest).toFixed(0).padStart(4)}%`,
-  );
 }

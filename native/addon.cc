@@ -18,7 +18,7 @@ using namespace fennec;
 
 namespace {
 
-constexpr size_t kMaxArgs = 16;
+constexpr size_t kMaxArgs = 4 + 4 * kMaxMatmulMany;
 
 struct Call {
   napi_env env;
@@ -173,6 +173,34 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
       !need(c, "out", outLen, (double)n * rows))
     return nullptr;
   op_matmul(kt, nth, (int)type, w, rows, cols, x, n, out);
+  return c.undef();
+}
+
+// matmulMany(ctx, x, n, cols, w0, type0, rows0, out0, w1, type1, rows1, out1, ...): up to
+// kMaxMatmulMany weights of the same row length over the same activations, in one pool job.
+napi_value MatmulMany(napi_env env, napi_callback_info info) {
+  Call c(env, info, "matmulMany");
+  const KernelTable* kt; int nth;
+  float* x; size_t xLen;
+  int64_t n, cols;
+  if (!c.ctx(0, &kt, &nth) || !c.f32(1, "x", &x, &xLen) || !c.count(2, "n", &n) || !c.count(3, "cols", &cols) ||
+      !need(c, "x", xLen, (double)n * cols))
+    return nullptr;
+  if (c.argc < 8 || c.argc > kMaxArgs || (c.argc - 4) % 4 != 0) return c.fail_type("expected 1 to " + std::to_string(kMaxMatmulMany) + " (w, type, rows, out) groups"), nullptr;
+  MatmulSpec specs[kMaxMatmulMany];
+  const int count = (int)((c.argc - 4) / 4);
+  for (int i = 0; i < count; i++) {
+    uint8_t* w; size_t wLen; float* out; size_t outLen;
+    int64_t type, rows;
+    size_t rowBytes;
+    const size_t a = 4 + 4 * (size_t)i;
+    if (!c.u8(a, "w", &w, &wLen) || !c.count(a + 1, "type", &type) || !c.count(a + 2, "rows", &rows) ||
+        !c.f32(a + 3, "out", &out, &outLen) || !check_weight(c, type, cols, rows, wLen, &rowBytes) ||
+        !need(c, "out", outLen, (double)n * rows))
+      return nullptr;
+    specs[i] = MatmulSpec{(int)type, w, rows, out};
+  }
+  op_matmul_many(kt, nth, count, specs, x, n, cols);
   return c.undef();
 }
 
@@ -379,7 +407,7 @@ napi_value Info(napi_env env, napi_callback_info) {
 
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback cb; } fns[] = {
-      {"info", Info},       {"matmul", Matmul},   {"getRows", GetRows}, {"rmsNorm", RmsNorm},
+      {"info", Info},       {"matmul", Matmul},   {"matmulMany", MatmulMany},   {"getRows", GetRows}, {"rmsNorm", RmsNorm},
       {"rope", Rope},       {"storeKv", StoreKv}, {"attention", Attention}, {"siluMul", SiluMul},
       {"add", Add},         {"addBias", AddBias}, {"streamRead", StreamRead}, {"peak", Peak},
   };

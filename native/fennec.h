@@ -17,7 +17,7 @@ constexpr int kMaxType = 40;
 
 struct TypeInfo { int blockSize; int typeSize; };
 // {0, 0} for types the native backend does not handle.
-static inline TypeInfo type_info(int type) {
+static constexpr TypeInfo type_info(int type) {
   switch (type) {
     case T_F32: return {1, 4};
     case T_F16: return {1, 2};
@@ -41,7 +41,10 @@ enum ActFormat : int {
   ACT_F32 = 0,  // fp32 rows as given (F32/F16/BF16 weights, and the dequantize-then-dot path)
   ACT_Q8 = 1,   // ActQ8 blocks of 32 (legacy quants: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)
   ACT_Q8K = 2,  // ActQ8K blocks of 256 (K-quants)
+  ACT_Q8X16 = 3,   // ActQ8x16: 16 tokens interleaved (batched GEMM of legacy quants)
+  ACT_Q8KX16 = 4,  // ActQ8Kx16: 16 tokens interleaved (batched GEMM of K-quants)
 };
+constexpr int kActFormats = 5;
 
 // One activation block of 32, quantized symmetric to int8: x[i] ~ d * qs[i], qs in [-127, 127].
 // s = d * sum(qs), sum = sum(qs) (both used to fold the weights' offsets / mins out of the int dot).
@@ -63,17 +66,51 @@ struct ActQ8K {
 };
 static_assert(sizeof(ActQ8K) == 304, "ActQ8K layout");
 
+// 16 tokens' activation blocks of 32 (quantized as ActQ8), interleaved for the batched int8 GEMM
+// (AVX-512): qs[g][t] holds elements 4g..4g+3 of token t as u8 (q + 128), so each 64-byte row is
+// one vpdpbusd operand with one token per 32-bit lane. d and s as in ActQ8; all zero (qs 128) for
+// padding lanes past the last token. A row of `cols` is cols / 32 consecutive ActQ8x16.
+struct ActQ8x16 {
+  uint8_t qs[8][16][4];
+  float d[16];
+  float s[16];
+};
+static_assert(sizeof(ActQ8x16) == 640, "ActQ8x16 layout");
+
+// 16 tokens' activation super-blocks of 256 (quantized as ActQ8K), interleaved as ActQ8x16: qs[g][t]
+// = elements 4g..4g+3 of token t as u8 (q + 128); bs[p][t] = the sums of token t's q over the
+// 32-element sub-blocks 2p and 2p+1 (int16 pairs, for the K-quants' mins).
+struct ActQ8Kx16 {
+  uint8_t qs[64][16][4];
+  float d[16];
+  int16_t bs[4][16][2];
+};
+static_assert(sizeof(ActQ8Kx16) == 4416, "ActQ8Kx16 layout");
+
 // A register-tiled matmul kernel: out[t * ldo + r] = dot(weight row r, activation row t) for
 // r < R, t < T. `w` points at row 0 of the tile (rows are wStride bytes apart); `x` at token 0's
 // activation row (xStride bytes apart, in the type's ActFormat); `cols` is the row length.
 typedef void (*TileFn)(const uint8_t* w, size_t wStride, const void* x, size_t xStride, int64_t cols,
                        float* out, size_t ldo, int R, int T);
 
+// Batched matmul over T tokens of ActQ8x16 groups (xStride bytes from one group of 16 tokens to
+// the next): out[t * ldo + r] for r < R (<= MatmulKernel::gemmR), t < T. `scratch` holds
+// gemm_scratch_bytes(cols) bytes, private to the calling thread.
+typedef void (*GemmFn)(const uint8_t* w, size_t wStride, int R, const void* x, size_t xStride, int T, int64_t cols,
+                       float* out, size_t ldo, void* scratch);
+constexpr int kMaxGemmR = 8;
+// Legacy: 48 bytes per row and block of 32; K-quants: 448 per row and super-block of 256.
+static inline size_t gemm_scratch_bytes(int64_t cols) { return (size_t)cols * kMaxGemmR * 2 + 64; }
+
 struct MatmulKernel {
   TileFn fn;          // null: this type is not handled by this ISA table (the caller falls back)
   int act;            // ActFormat
   int maxR1;          // rows per tile when T == 1 (decode)
   int maxR, maxT;     // tile shape for T > 1 (prefill)
+  GemmFn gemm = nullptr;  // batched path for n >= gemmMinN tokens (gemmAct activations), or null
+  int gemmAct = 0;
+  int gemmR = 0;
+  int gemmMinN = 0;
 };
 
 // Attention of one token's `numQ` query heads over keys [keyBegin, keyEnd) of its sequence
@@ -110,6 +147,10 @@ struct KernelTable {
   MatmulKernel mm[kMaxType];
   void (*quantize_q8)(const float* x, ActQ8* y, int64_t cols);
   void (*quantize_q8k)(const float* x, ActQ8K* y, int64_t cols);
+  // Blocks [b0, b1) of a group of 16 tokens (rows of x, ldx floats apart; lanes >= ntok are
+  // padding) into its ActQ8x16 / ActQ8Kx16 row y (indexed from block 0). Null in tables without a gemm.
+  void (*quantize_q8x16)(const float* x, int64_t ldx, int ntok, ActQ8x16* y, int64_t b0, int64_t b1);
+  void (*quantize_q8kx16)(const float* x, int64_t ldx, int ntok, ActQ8Kx16* y, int64_t b0, int64_t b1);
   // Dequantize n elements (a multiple of the block size) of `type` starting at a block boundary.
   void (*dequant)(int type, const uint8_t* src, float* dst, int64_t n);
   void (*rms_norm)(const float* x, const float* w, int64_t dim, float eps, float* out);

@@ -83,11 +83,17 @@ struct Scratch {
     return p;
   }
 };
-thread_local Scratch g_act, g_attn, g_rope;
+thread_local Scratch g_act, g_actk, g_act16, g_actk16, g_gemm, g_attn, g_rope;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // ---- matmul
+//
+// One job runs one or several weights over the same activations (matmul_many: the q/k/v or
+// gate/up projections of a layer): the activations are quantized once per format, and every
+// weight's work items go to the pool together, so a layer pays one dispatch and one end-of-job
+// wait instead of three. A weight is planned on its own: the register tiles (MatmulKernel::fn,
+// work items of rows x tokens) or the batched GEMM (MatmulKernel::gemm, 16-token groups).
 
 struct QuantJob {
   const KernelTable* kt;
@@ -109,34 +115,163 @@ void quantize_rows(const QuantJob* j, int64_t t0, int64_t t1) {
 
 void quant_task(void* arg, int64_t t, int) { quantize_rows((const QuantJob*)arg, t, t + 1); }
 
-struct MatmulJob {
+// 16-token layouts: an item is a range of blocks of one group, so each thread writes whole cache
+// lines (per-token items made the threads share every line of a group: slower on 2 threads than 1).
+struct X16Job {
+  QuantJob q;
+  int64_t chunks, chunkBlocks, nb;
+};
+void x16_task(void* arg, int64_t item, int) {
+  const X16Job* j = (const X16Job*)arg;
+  const int64_t g = item / j->chunks, c = item % j->chunks;
+  const int64_t b0 = c * j->chunkBlocks, b1 = std::min(j->nb, b0 + j->chunkBlocks);
+  if (b0 >= b1) return;
+  const QuantJob& q = j->q;
+  const float* x = q.x + g * 16 * q.cols;
+  const int ntok = (int)std::min<int64_t>(16, q.n - g * 16);
+  uint8_t* group = q.dst + (size_t)g * q.stride;
+  if (q.act == ACT_Q8X16) q.kt->quantize_q8x16(x, q.cols, ntok, (ActQ8x16*)group, b0, b1);
+  else q.kt->quantize_q8kx16(x, q.cols, ntok, (ActQ8Kx16*)group, b0, b1);
+}
+
+
+// The activations in each format, quantized on first use.
+struct Acts {
+  const KernelTable* kt;
+  int nth;
+  const float* x;
+  int64_t n, cols;
+  const uint8_t* buf[kActFormats] = {};
+  size_t stride[kActFormats] = {};
+
+  void get(int fmt, const uint8_t** p, size_t* st) {
+    if (!buf[fmt]) {
+      if (fmt == ACT_F32) {
+        buf[fmt] = (const uint8_t*)x;
+        stride[fmt] = (size_t)cols * sizeof(float);
+      } else if (fmt == ACT_Q8X16 || fmt == ACT_Q8KX16) {
+        const int64_t groups = (n + 15) / 16;
+        stride[fmt] = fmt == ACT_Q8X16 ? (size_t)(cols / 32) * sizeof(ActQ8x16) : (size_t)(cols / 256) * sizeof(ActQ8Kx16);
+        uint8_t* b = (uint8_t*)(fmt == ACT_Q8X16 ? g_act16 : g_actk16).get(stride[fmt] * (size_t)groups);
+        X16Job q{{kt, fmt, x, n, cols, b, stride[fmt]}, 1, 0, cols / (fmt == ACT_Q8X16 ? 32 : 256)};
+        // ~2 items per thread, of at least 8 blocks.
+        q.chunks = std::max<int64_t>(1, std::min<int64_t>(ceil_div(2 * (int64_t)nth, groups), q.nb / 8));
+        q.chunkBlocks = ceil_div(q.nb, q.chunks);
+        pool_for(nth, groups * q.chunks, x16_task, &q);
+        buf[fmt] = b;
+      } else {
+        stride[fmt] = fmt == ACT_Q8 ? (size_t)(cols / 32) * sizeof(ActQ8) : (size_t)(cols / 256) * sizeof(ActQ8K);
+        uint8_t* b = (uint8_t*)(fmt == ACT_Q8 ? g_act : g_actk).get(stride[fmt] * (size_t)n);
+        QuantJob q{kt, fmt, x, n, cols, b, stride[fmt]};
+        if (n >= 4) pool_for(nth, n, quant_task, &q);
+        else quantize_rows(&q, 0, n);
+        buf[fmt] = b;
+      }
+    }
+    *p = buf[fmt];
+    *st = stride[fmt];
+  }
+};
+
+// One weight's share of a matmul job.
+struct MatmulPlan {
   const MatmulKernel* k;
+  bool gemm;
   const uint8_t* w;
   size_t rowBytes;
   int64_t rows, cols;
   const uint8_t* x;
-  size_t xStride;
+  size_t xStride;  // per token (tiles) or per 16-token group (gemm)
   int64_t n;
   float* out;
   int R, T;
-  int64_t rowChunk, numRowChunks, tokChunk, numTokChunks;
+  int64_t rowChunk, tokChunk, numTokChunks, numItems;
 };
 
-void matmul_task(void* arg, int64_t item, int) {
-  const MatmulJob* j = (const MatmulJob*)arg;
-  {
-    const int64_t rc = item / j->numTokChunks, tc = item % j->numTokChunks;
-    const int64_t r0 = rc * j->rowChunk, r1 = std::min(j->rows, r0 + j->rowChunk);
-    const int64_t t0 = tc * j->tokChunk, t1 = std::min(j->n, t0 + j->tokChunk);
-    for (int64_t t = t0; t < t1; t += j->T) {
-      const int tn = (int)std::min<int64_t>(j->T, t1 - t);
-      for (int64_t r = r0; r < r1; r += j->R) {
-        const int rn = (int)std::min<int64_t>(j->R, r1 - r);
-        j->k->fn(j->w + (size_t)r * j->rowBytes, j->rowBytes, j->x + (size_t)t * j->xStride, j->xStride, j->cols,
-                 j->out + (size_t)t * j->rows + r, (size_t)j->rows, rn, tn);
-      }
+void tile_item(const MatmulPlan* j, int64_t item) {
+  const int64_t rc = item / j->numTokChunks, tc = item % j->numTokChunks;
+  const int64_t r0 = rc * j->rowChunk, r1 = std::min(j->rows, r0 + j->rowChunk);
+  const int64_t t0 = tc * j->tokChunk, t1 = std::min(j->n, t0 + j->tokChunk);
+  for (int64_t t = t0; t < t1; t += j->T) {
+    const int tn = (int)std::min<int64_t>(j->T, t1 - t);
+    for (int64_t r = r0; r < r1; r += j->R) {
+      const int rn = (int)std::min<int64_t>(j->R, r1 - r);
+      j->k->fn(j->w + (size_t)r * j->rowBytes, j->rowBytes, j->x + (size_t)t * j->xStride, j->xStride, j->cols,
+               j->out + (size_t)t * j->rows + r, (size_t)j->rows, rn, tn);
     }
   }
+}
+
+void gemm_item(const MatmulPlan* j, int64_t item, void* scratch) {
+  const int64_t rc = item / j->numTokChunks, tc = item % j->numTokChunks;
+  const int64_t r0 = rc * j->rowChunk, r1 = std::min(j->rows, r0 + j->rowChunk);
+  const int64_t t0 = tc * j->tokChunk, t1 = std::min(j->n, t0 + j->tokChunk);
+  for (int64_t r = r0; r < r1; r += j->R) {
+    const int rn = (int)std::min<int64_t>(j->R, r1 - r);
+    j->k->gemm(j->w + (size_t)r * j->rowBytes, j->rowBytes, rn, j->x + (size_t)(t0 / 16) * j->xStride, j->xStride,
+               (int)(t1 - t0), j->cols, j->out + (size_t)t0 * j->rows + r, (size_t)j->rows, scratch);
+  }
+}
+
+// Plans one weight: its kernel path, activations and work items. wantItems: how many items
+// this weight's work should be cut into (load balancing across threads).
+void plan_matmul(const KernelTable* kt, int type, const uint8_t* w, int64_t rows, int64_t cols, int64_t n, float* out,
+                 int64_t wantItems, Acts* acts, MatmulPlan* j) {
+  const MatmulKernel* k = &kt->mm[type];
+  const TypeInfo ti = type_info(type);
+  j->k = k;
+  j->w = w;
+  j->rowBytes = (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize;
+  j->rows = rows;
+  j->cols = cols;
+  j->n = n;
+  j->out = out;
+  j->gemm = k->gemm && n >= k->gemmMinN;
+  if (j->gemm) {
+    acts->get(k->gemmAct, &j->x, &j->xStride);
+    j->R = k->gemmR;
+    j->T = 16;
+    // Token chunks (whole groups) of <= 256: each tile of rows is unpacked once per chunk and swept
+    // over the chunk's groups, which stay in L2 / L3. Tokens are split further only when the rows
+    // alone leave threads without enough items.
+    const int64_t groups = (n + 15) / 16;
+    const int64_t rowTiles = ceil_div(rows, j->R);
+    int64_t tokChunk = std::min<int64_t>(groups, 16) * 16;
+    if (rowTiles < wantItems) tokChunk = std::max<int64_t>(16, ceil_div(groups, ceil_div(wantItems, rowTiles)) * 16);
+    j->tokChunk = tokChunk;
+  } else {
+    acts->get(k->act, &j->x, &j->xStride);
+    // Tiles: R weight rows x T tokens per kernel call.
+    j->R = n == 1 ? k->maxR1 : k->maxR;
+    j->T = n == 1 ? 1 : k->maxT;
+    // Token chunks of <= 64 keep a chunk's activations in L2 while its weight rows are swept.
+    j->tokChunk = n <= 64 ? n : 64 / j->T * j->T;
+  }
+  j->numTokChunks = ceil_div(n, j->tokChunk);
+  // Row chunks: enough for dynamic load balancing, and (tiles, for batches) small enough that a
+  // chunk's weights stay in L2 across the chunk's token tiles.
+  const int64_t wantRowChunks = std::max<int64_t>(1, ceil_div(wantItems, j->numTokChunks));
+  int64_t rowChunk = ceil_div(rows, wantRowChunks);
+  if (n > 1 && !j->gemm) rowChunk = std::min<int64_t>(rowChunk, std::max<int64_t>(1, (int64_t)(256 * 1024 / j->rowBytes)));
+  rowChunk = std::max<int64_t>(j->R, ceil_div(rowChunk, j->R) * j->R);
+  j->rowChunk = rowChunk;
+  j->numItems = ceil_div(rows, rowChunk) * j->numTokChunks;
+}
+
+struct ManyJob {
+  const MatmulPlan* plans;
+  int count;
+  uint8_t* scratch;  // per thread, for the GEMM path
+  size_t scratchBytes;
+};
+
+void many_task(void* arg, int64_t item, int tid) {
+  const ManyJob* j = (const ManyJob*)arg;
+  int i = 0;
+  while (item >= j->plans[i].numItems) item -= j->plans[i++].numItems;
+  const MatmulPlan* p = &j->plans[i];
+  if (p->gemm) gemm_item(p, item, j->scratch + (size_t)tid * j->scratchBytes);
+  else tile_item(p, item);
 }
 
 }  // namespace
@@ -158,50 +293,48 @@ const char* isa_name(int isa) {
   }
 }
 
+void op_matmul_many(const KernelTable* kt, int nth, int count, const MatmulSpec* specs, const float* x, int64_t n, int64_t cols) {
+  if (n <= 0 || count <= 0) return;
+  Acts acts;
+  acts.kt = kt;
+  acts.nth = nth;
+  acts.x = x;
+  acts.n = n;
+  acts.cols = cols;
+  // Decode streams weights: items in proportion to each weight's bytes (a small k / v projection
+  // is one item), about 8 per thread in all, so a stalled vCPU costs little. Batches: 4 per thread
+  // per weight.
+  double totalBytes = 0;
+  for (int i = 0; i < count; i++) {
+    const TypeInfo ti = type_info(specs[i].type);
+    totalBytes += (double)specs[i].rows * (double)(cols / ti.blockSize) * ti.typeSize;
+  }
+  MatmulPlan plans[kMaxMatmulMany];
+  int64_t numItems = 0;
+  size_t scratchBytes = 0;
+  for (int i = 0; i < count; i++) {
+    const MatmulSpec& s = specs[i];
+    int64_t want = (int64_t)nth * 4;
+    if (n == 1) {
+      const TypeInfo ti = type_info(s.type);
+      const double bytes = (double)s.rows * (double)(cols / ti.blockSize) * ti.typeSize;
+      want = std::max<int64_t>(1, (int64_t)((double)nth * 8 * bytes / totalBytes + 0.5));
+    }
+    plan_matmul(kt, s.type, s.w, s.rows, cols, n, s.out, want, &acts, &plans[i]);
+    numItems += plans[i].numItems;
+    if (plans[i].gemm) scratchBytes = (gemm_scratch_bytes(cols) + 63) & ~(size_t)63;
+  }
+  ManyJob j{plans, count, nullptr, scratchBytes};
+  const int use = (int)std::min<int64_t>(nth, numItems);
+  if (scratchBytes) j.scratch = (uint8_t*)g_gemm.get(scratchBytes * (size_t)use);
+  pool_for(use, numItems, many_task, &j);
+}
+
 void op_matmul(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t rows, int64_t cols,
                const float* x, int64_t n, float* out) {
-  if (rows <= 0 || n <= 0) return;
-  const MatmulKernel* k = &kt->mm[type];
-  const TypeInfo ti = type_info(type);
-  MatmulJob j;
-  j.k = k;
-  j.w = w;
-  j.rowBytes = (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize;
-  j.rows = rows;
-  j.cols = cols;
-  j.n = n;
-  j.out = out;
-
-  // Activations in the kernel's format.
-  if (k->act == ACT_F32) {
-    j.x = (const uint8_t*)x;
-    j.xStride = (size_t)cols * sizeof(float);
-  } else {
-    const size_t stride = k->act == ACT_Q8 ? (size_t)(cols / 32) * sizeof(ActQ8) : (size_t)(cols / 256) * sizeof(ActQ8K);
-    uint8_t* buf = (uint8_t*)g_act.get(stride * (size_t)n);
-    QuantJob q{kt, k->act, x, n, cols, buf, stride};
-    if (n >= 4) pool_for(nth, n, quant_task, &q);
-    else quantize_rows(&q, 0, n);
-    j.x = buf;
-    j.xStride = stride;
-  }
-
-  // Tiles: R weight rows x T tokens per kernel call.
-  j.R = n == 1 ? k->maxR1 : k->maxR;
-  j.T = n == 1 ? 1 : k->maxT;
-  // Token chunks of <= 64 keep a chunk's activations in L2 while its weight rows are swept.
-  j.tokChunk = n <= 64 ? n : 64 / j.T * j.T;
-  j.numTokChunks = ceil_div(n, j.tokChunk);
-  // Row chunks: enough for dynamic load balancing, and (for batches) small enough that a chunk's
-  // weights stay in L2 across the chunk's token tiles.
-  const int64_t wantItems = (int64_t)nth * (n == 1 ? 8 : 4);
-  const int64_t wantRowChunks = std::max<int64_t>(1, ceil_div(wantItems, j.numTokChunks));
-  int64_t rowChunk = ceil_div(rows, wantRowChunks);
-  if (n > 1) rowChunk = std::min<int64_t>(rowChunk, std::max<int64_t>(1, (int64_t)(256 * 1024 / j.rowBytes)));
-  rowChunk = std::max<int64_t>(j.R, ceil_div(rowChunk, j.R) * j.R);
-  j.rowChunk = rowChunk;
-  j.numRowChunks = ceil_div(rows, rowChunk);
-  pool_for(nth, j.numRowChunks * j.numTokChunks, matmul_task, &j);
+  if (rows <= 0) return;
+  const MatmulSpec s{type, w, rows, out};
+  op_matmul_many(kt, nth, 1, &s, x, n, cols);
 }
 
 // ---- getRows

@@ -18,6 +18,17 @@ const char* isa_name(int isa);
 
 void op_matmul(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t rows, int64_t cols,
                const float* x, int64_t n, float* out);
+// Several weights with the same row length over the same activations, as one job (fused q/k/v or
+// gate/up): out_i[n, rows_i] = x[n, cols] . W_i^T.
+struct MatmulSpec {
+  int type;
+  const uint8_t* w;
+  int64_t rows;
+  float* out;
+};
+constexpr int kMaxMatmulMany = 8;
+void op_matmul_many(const KernelTable* kt, int nth, int count, const MatmulSpec* specs, const float* x, int64_t n,
+                    int64_t cols);
 void op_get_rows(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t cols,
                  const int32_t* ids, int64_t n, float* out);
 void op_rms_norm(const KernelTable* kt, int nth, const float* x, const float* w, int64_t n, int64_t dim,

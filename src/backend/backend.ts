@@ -59,6 +59,14 @@ export interface Backend {
    */
   matmul(w: WeightTensor, x: Float32Array, n: number, out: Float32Array): void;
 
+  /**
+   * Optional: several matmuls over the same activations (all weights with the same row length),
+   * outs[i] = x · ws[i]^T, as one unit of work: a layer's q/k/v or gate/up projections. Same result
+   * as calling matmul for each; a backend that has it saves per-call overhead (one dispatch, one
+   * activation quantization). Callers fall back to matmul when it is absent (see matmulEach).
+   */
+  matmulMany?(ws: readonly WeightTensor[], x: Float32Array, n: number, outs: readonly Float32Array[]): void;
+
   /** out[i, :] = row ids[i] of w, dequantized to fp32 (embedding lookup). */
   getRows(w: WeightTensor, ids: ArrayLike<number>, out: Float32Array): void;
 
@@ -86,4 +94,14 @@ export interface Backend {
 
   /** x[r, :] += bias for each of n rows (bias length = row length). */
   addBias(x: Float32Array, bias: Float32Array, n: number): void;
+}
+
+/** outs[i] = x · ws[i]^T for each i: one backend.matmulMany call when the backend has it, else one matmul each. */
+export function matmulEach(backend: Backend, ws: readonly WeightTensor[], x: Float32Array, n: number,
+                           outs: readonly Float32Array[]): void {
+  if (backend.matmulMany) {
+    backend.matmulMany(ws, x, n, outs);
+    return;
+  }
+  for (let i = 0; i < ws.length; i++) backend.matmul(ws[i] as WeightTensor, x, n, outs[i] as Float32Array);
 }

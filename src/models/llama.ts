@@ -14,6 +14,7 @@
  * each sequence's block table; everything else is per token and does not care.
  */
 import type { AttentionSeq, Backend, KvLayer } from "../backend/backend.js";
+import { matmulEach } from "../backend/backend.js";
 import { DEFAULT_KV_DTYPE, allocKvLayer, checkKvDtype, type KvDtype } from "../backend/kv-dtype.js";
 import type { ModelConfig } from "./config.js";
 import type { ModelFiles } from "../weights/model-files.js";
@@ -139,9 +140,7 @@ export function buildLlamaModel(files: ModelFiles, backend: Backend): Model {
       const kv = kvCache.layers[l] as KvLayer;
       // --- attention block ---
       backend.rmsNorm(x, w.attnNorm, n, c.dim, c.normEps, h);
-      backend.matmul(w.wq, h, n, q);
-      backend.matmul(w.wk, h, n, k);
-      backend.matmul(w.wv, h, n, v);
+      matmulEach(backend, [w.wq, w.wk, w.wv], h, n, [q, k, v]);
       if (w.bq) backend.addBias(q, w.bq, n);
       if (w.bk) backend.addBias(k, w.bk, n);
       if (w.bv) backend.addBias(v, w.bv, n);
@@ -156,8 +155,7 @@ export function buildLlamaModel(files: ModelFiles, backend: Backend): Model {
       backend.add(x, h, n * c.dim, x);
       // --- feed-forward block (SwiGLU) ---
       backend.rmsNorm(x, w.ffnNorm, n, c.dim, c.normEps, h);
-      backend.matmul(w.wGate, h, n, gate);
-      backend.matmul(w.wUp, h, n, up);
+      matmulEach(backend, [w.wGate, w.wUp], h, n, [gate, up]);
       backend.siluMul(gate, up, n * c.hiddenDim, gate);
       backend.matmul(w.wDown, gate, n, h);
       backend.add(x, h, n * c.dim, x);

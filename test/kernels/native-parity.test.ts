@@ -172,7 +172,8 @@ for (const isa of ISAS) {
       const be = createNativeBackend({ isa, threads: 3 }) as Backend;
       for (const cols of colsList) {
         for (const rows of [1, 7, 37, 130]) {
-          for (const n of [1, 3, 17]) {
+          // 4, 17, 33: the 16-token GEMM path (from 4 tokens) with padded last groups.
+          for (const n of [1, 3, 4, 17, 33]) {
             if (cols * rows * n > 2_000_000) continue;
             checkMatmul(be, isa, type, cols, rows, n);
           }
@@ -187,6 +188,46 @@ test("matmul: single-threaded, and large enough to split tokens and rows across 
     for (const [type, threads] of [["Q4_0", 1], ["Q4_K", 1], ["F16", 2], ["Q8_0", 2], ["Q6_K", 2]] as const) {
       const be = createNativeBackend({ isa, threads }) as Backend;
       checkMatmul(be, isa, type, 512, 300, 70); // 70 tokens: more than one 64-token chunk
+    }
+  }
+});
+
+test("matmulMany equals one matmul per weight (fused q/k/v, gate/up; mixed types and paths)", { skip }, () => {
+  const sets: readonly (readonly [cols: number, ws: readonly (readonly [TypeName, number])[]])[] = [
+    [96, [["Q8_0", 37], ["Q5_0", 7], ["Q8_0", 7]]], // qwen-like q/k/v: legacy tiles / GEMM
+    [96, [["Q4_1", 130], ["Q5_1", 1]]],
+    [256, [["Q4_K", 37], ["Q4_K", 7], ["Q6_K", 7]]], // llama-like q/k/v
+    [256, [["Q8_0", 9], ["F16", 7], ["Q4_K", 130], ["Q4_0", 16]]], // every activation format at once
+  ];
+  for (const isa of ISAS) {
+    for (const threads of [1, 3]) {
+      const be = createNativeBackend({ isa, threads }) as Backend;
+      assert.ok(be.matmulMany, "the native backend has matmulMany");
+      for (const [cols, specs] of sets) {
+        for (const n of [1, 3, 4, 17, 33]) {
+          const ws = specs.map(([t, rows]) => weight(t, cols, rows));
+          const x = randn(rng(cols * 13 + n), n * cols);
+          const outs = specs.map(([, rows]) => new Float32Array(n * rows).fill(NaN));
+          be.matmulMany(ws, x, n, outs);
+          specs.forEach(([t, rows], i) => {
+            const want = new Float32Array(n * rows);
+            be.matmul(ws[i] as WeightTensor, x, n, want);
+            assert.deepEqual(outs[i], want, `${isa} threads=${threads} ${t} cols=${cols} rows=${rows} n=${n}`);
+          });
+        }
+      }
+      // More weights than one addon call takes (8), and rows of different lengths rejected.
+      const many = Array.from({ length: 10 }, (_, i) => weight("Q8_0", 96, 3 + i));
+      const x = randn(rng(5), 2 * 96);
+      const outs = many.map((w) => new Float32Array(2 * (w.dims[1] as number)));
+      be.matmulMany(many, x, 2, outs);
+      many.forEach((w, i) => {
+        const want = new Float32Array(2 * (w.dims[1] as number));
+        be.matmul(w, x, 2, want);
+        assert.deepEqual(outs[i], want);
+      });
+      assert.throws(() => be.matmulMany?.([weight("Q8_0", 96, 3), weight("Q8_0", 32, 3)], x, 1, [new Float32Array(3), new Float32Array(3)]),
+        /rows of 32 elements/);
     }
   }
 });

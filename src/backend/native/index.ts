@@ -35,6 +35,8 @@ export interface NativeInfo {
 export interface NativeAddon {
   info(): NativeInfo;
   matmul(ctx: number, w: Uint8Array, type: number, cols: number, rows: number, x: Float32Array, n: number, out: Float32Array): void;
+  /** Up to 8 (w, type, rows, out) groups after x, n, cols: one pool job over the same activations. */
+  matmulMany(ctx: number, x: Float32Array, n: number, cols: number, ...groups: (Uint8Array | number | Float32Array)[]): void;
   getRows(ctx: number, w: Uint8Array, type: number, cols: number, rows: number, ids: Int32Array, out: Float32Array): void;
   rmsNorm(ctx: number, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number, out: Float32Array): void;
   rope(ctx: number, x: Float32Array, n: number, numHeads: number, headDim: number, ropeDim: number,
@@ -84,7 +86,7 @@ function packageRoot(): string {
 
 function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== "object" || v === null) return false;
-  const names = ["info", "matmul", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
+  const names = ["info", "matmul", "matmulMany", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
     "streamRead", "peak"];
   return names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
 }
@@ -168,6 +170,25 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
     matmul(w, x, n, out) {
       const { cols, rows } = checkWeight("matmul", w);
       addon.matmul(ctx, w.data, w.type, cols, rows, x, n, out);
+    },
+
+    matmulMany(ws, x, n, outs) {
+      if (ws.length !== outs.length) throw new InvalidArgumentError("outs", `expected ${ws.length} outputs, got ${outs.length}`);
+      if (ws.length === 0) return;
+      const first = checkWeight("matmulMany", ws[0] as WeightTensor);
+      // The addon takes at most 8 weights per call; all must share the row length.
+      for (let i0 = 0; i0 < ws.length; i0 += 8) {
+        const groups: (Uint8Array | number | Float32Array)[] = [];
+        for (let i = i0; i < Math.min(ws.length, i0 + 8); i++) {
+          const w = ws[i] as WeightTensor;
+          const { cols, rows } = checkWeight("matmulMany", w);
+          if (cols !== first.cols) {
+            throw new InvalidArgumentError("ws", `${w.name} has rows of ${cols} elements, ${(ws[0] as WeightTensor).name} of ${first.cols}`);
+          }
+          groups.push(w.data, w.type, rows, outs[i] as Float32Array);
+        }
+        addon.matmulMany(ctx, x, n, first.cols, ...groups);
+      }
     },
 
     getRows(w, ids, out) {
