@@ -146,7 +146,7 @@ bool check_weight(Call& c, int64_t type, int64_t cols, int64_t rows, size_t byte
   if (cols <= 0 || cols % ti.blockSize != 0)
     return c.fail_range("weight rows of " + std::to_string(cols) + " elements are not a multiple of the block size " +
                         std::to_string(ti.blockSize) + " of " + type_label(type));
-  *rowBytes = (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize;
+  *rowBytes = row_bytes((int)type, cols);
   if ((double)*rowBytes * (double)rows > (double)bytes)
     return c.fail_range("weight data has " + std::to_string(bytes) + " bytes, " + std::to_string(rows) + " rows need " +
                         std::to_string(*rowBytes * (size_t)rows));
@@ -266,7 +266,7 @@ napi_value StoreKv(napi_env env, napi_callback_info info) {
     return nullptr;
   if (kvType == T_Q8_0 && kvDim % 32 != 0)
     return c.fail_range("q8_0 cache rows need kvDim a multiple of 32, got " + std::to_string(kvDim)), nullptr;
-  const size_t rowBytes = kv_row_bytes((int)kvType, kvDim);
+  const size_t rowBytes = row_bytes((int)kvType, kvDim);
   const size_t numSlots = rowBytes > 0 ? std::min(kcBytes, vcBytes) / rowBytes : 0;
   for (int64_t t = 0; t < n; t++)
     if (slots[t] < 0 || (size_t)slots[t] >= numSlots)
@@ -297,7 +297,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
     return c.fail_range("q8_0 cache needs headDim a multiple of 32, got " + std::to_string(headDim)), nullptr;
   if (metaLen % 5 != 0) return c.fail_range("seqMeta length must be a multiple of 5"), nullptr;
   const int64_t qDim = numHeads * headDim, kvDim = numKvHeads * headDim;
-  const int64_t cacheSlots = (int64_t)(std::min(kcBytes, vcBytes) / kv_row_bytes((int)kvType, kvDim));
+  const int64_t cacheSlots = (int64_t)(std::min(kcBytes, vcBytes) / row_bytes((int)kvType, kvDim));
   std::vector<SeqDesc> seqs(metaLen / 5);
   for (size_t s = 0; s < seqs.size(); s++) {
     const int32_t* m = meta + 5 * s;

@@ -36,6 +36,12 @@ static constexpr TypeInfo type_info(int type) {
   }
 }
 
+// Bytes of a row of n values of `type` (n a multiple of its block size).
+static inline size_t row_bytes(int type, int64_t n) {
+  const TypeInfo ti = type_info(type);
+  return (size_t)(n / ti.blockSize) * (size_t)ti.typeSize;
+}
+
 // How a weight type wants its activations for matmul.
 enum ActFormat : int {
   ACT_F32 = 0,  // fp32 rows as given (F32/F16/BF16 weights, and the dequantize-then-dot path)

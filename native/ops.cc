@@ -218,10 +218,9 @@ void gemm_item(const MatmulPlan* j, int64_t item, void* scratch) {
 void plan_matmul(const KernelTable* kt, int type, const uint8_t* w, int64_t rows, int64_t cols, int64_t n, float* out,
                  int64_t wantItems, Acts* acts, MatmulPlan* j) {
   const MatmulKernel* k = &kt->mm[type];
-  const TypeInfo ti = type_info(type);
   j->k = k;
   j->w = w;
-  j->rowBytes = (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize;
+  j->rowBytes = row_bytes(type, cols);
   j->rows = rows;
   j->cols = cols;
   j->n = n;
@@ -304,10 +303,11 @@ void op_matmul_many(const KernelTable* kt, int nth, int count, const MatmulSpec*
   // Decode streams weights: items in proportion to each weight's bytes (a small k / v projection
   // is one item), about 8 per thread in all, so a stalled vCPU costs little. Batches: 4 per thread
   // per weight.
+  double bytes[kMaxMatmulMany];
   double totalBytes = 0;
   for (int i = 0; i < count; i++) {
-    const TypeInfo ti = type_info(specs[i].type);
-    totalBytes += (double)specs[i].rows * (double)(cols / ti.blockSize) * ti.typeSize;
+    bytes[i] = (double)specs[i].rows * (double)row_bytes(specs[i].type, cols);
+    totalBytes += bytes[i];
   }
   MatmulPlan plans[kMaxMatmulMany];
   int64_t numItems = 0;
@@ -315,11 +315,7 @@ void op_matmul_many(const KernelTable* kt, int nth, int count, const MatmulSpec*
   for (int i = 0; i < count; i++) {
     const MatmulSpec& s = specs[i];
     int64_t want = (int64_t)nth * 4;
-    if (n == 1) {
-      const TypeInfo ti = type_info(s.type);
-      const double bytes = (double)s.rows * (double)(cols / ti.blockSize) * ti.typeSize;
-      want = std::max<int64_t>(1, (int64_t)((double)nth * 8 * bytes / totalBytes + 0.5));
-    }
+    if (n == 1) want = std::max<int64_t>(1, (int64_t)((double)nth * 8 * bytes[i] / totalBytes + 0.5));
     plan_matmul(kt, s.type, s.w, s.rows, cols, n, s.out, want, &acts, &plans[i]);
     numItems += plans[i].numItems;
     if (plans[i].gemm) scratchBytes = (gemm_scratch_bytes(cols) + 63) & ~(size_t)63;
@@ -358,8 +354,7 @@ void rows_task(void* arg, int64_t i, int) {
 
 void op_get_rows(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t cols, const int32_t* ids,
                  int64_t n, float* out) {
-  const TypeInfo ti = type_info(type);
-  RowsJob j{kt, type, w, (size_t)(cols / ti.blockSize) * (size_t)ti.typeSize, cols, ids, n, out};
+  RowsJob j{kt, type, w, row_bytes(type, cols), cols, ids, n, out};
   const bool par = n >= 2 && n * cols >= (1 << 16);
   pool_for(par ? nth : 1, n, rows_task, &j);
 }
@@ -473,8 +468,8 @@ void attn_task(void* arg, int64_t item, int tid) {
   it.v = a->v;
   it.kvType = a->kvType;
   it.kvDim = (int64_t)a->numKvHeads * a->headDim;
-  it.rowBytes = kv_row_bytes(a->kvType, it.kvDim);
-  it.headBytes = kv_row_bytes(a->kvType, a->headDim);
+  it.rowBytes = row_bytes(a->kvType, it.kvDim);
+  it.headBytes = row_bytes(a->kvType, a->headDim);
   it.headDim = a->headDim;
   it.scale = a->scale;
   j->kt->attention(&it, j->scratch + (size_t)tid * j->scratchFloats);
@@ -573,7 +568,7 @@ void store_kv_task(void* arg, int64_t t, int) {
 void op_store_kv(const KernelTable* kt, int nth, int kvType, uint8_t* kc, uint8_t* vc, const float* k, const float* v,
                  int64_t n, int64_t kvDim, const int32_t* slots) {
   if (n <= 0 || kvDim <= 0) return;
-  StoreKvJob j{kt, kvType, kc, vc, k, v, kvDim, kv_row_bytes(kvType, kvDim), slots};
+  StoreKvJob j{kt, kvType, kc, vc, k, v, kvDim, row_bytes(kvType, kvDim), slots};
   // A prefill's rows are worth spreading when quantizing (q8_0 is scalar double math); a decode
   // token's are not. Two tokens mapped to one slot would race: the caller maps each to its own.
   const bool par = n >= 2 && kvType != T_F32 && n * kvDim >= (1 << 14);

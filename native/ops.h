@@ -60,11 +60,6 @@ void op_attention(const KernelTable* kt, int nth, const AttnArgs& a);
 void op_store_kv(const KernelTable* kt, int nth, int kvType, uint8_t* kc, uint8_t* vc, const float* k, const float* v,
                  int64_t n, int64_t kvDim, const int32_t* slots);
 
-// Bytes of one cache row of n values of kvType (T_F32, T_F16, T_Q8_0).
-static inline size_t kv_row_bytes(int kvType, int64_t n) {
-  const TypeInfo ti = type_info(kvType);
-  return (size_t)(n / ti.blockSize) * (size_t)ti.typeSize;
-}
 
 void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out);
 void op_add(const KernelTable* kt, int nth, const float* a, const float* b, int64_t n, float* out);
