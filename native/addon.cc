@@ -349,6 +349,21 @@ napi_value AddBias(napi_env env, napi_callback_info info) {
   return c.undef();
 }
 
+// scanRows(ctx, x, n, dim, max, argmax): per row of x [n, dim], its max and first argmax (-1: the
+// row has a NaN or +Inf, or nothing above -Inf)
+napi_value ScanRows(napi_env env, napi_callback_info info) {
+  Call c(env, info, "scanRows");
+  const KernelTable* kt; int nth;
+  float *x, *max; int32_t* argmax; size_t xLen, maxLen, argLen; int64_t n, dim;
+  if (!c.ctx(0, &kt, &nth) || !c.f32(1, "x", &x, &xLen) || !c.count(2, "n", &n) || !c.count(3, "dim", &dim) ||
+      !c.f32(4, "max", &max, &maxLen) || !c.i32(5, "argmax", &argmax, &argLen) || !need(c, "x", xLen, (double)n * dim) ||
+      !need(c, "max", maxLen, (double)n) || !need(c, "argmax", argLen, (double)n))
+    return nullptr;
+  if (dim > INT32_MAX) return c.fail_range("dim must fit an int32 index"), nullptr;
+  op_scan_rows(kt, nth, x, n, dim, max, argmax);
+  return c.undef();
+}
+
 // streamRead(ctx, buf) -> seconds for one parallel pass (buf: 64-byte aligned part is read)
 napi_value StreamRead(napi_env env, napi_callback_info info) {
   Call c(env, info, "streamRead");
@@ -409,7 +424,8 @@ NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback cb; } fns[] = {
       {"info", Info},       {"matmul", Matmul},   {"matmulMany", MatmulMany},   {"getRows", GetRows}, {"rmsNorm", RmsNorm},
       {"rope", Rope},       {"storeKv", StoreKv}, {"attention", Attention}, {"siluMul", SiluMul},
-      {"add", Add},         {"addBias", AddBias}, {"streamRead", StreamRead}, {"peak", Peak},
+      {"add", Add},         {"addBias", AddBias}, {"scanRows", ScanRows}, {"streamRead", StreamRead},
+      {"peak", Peak},
   };
   for (const auto& f : fns) {
     napi_value fn;

@@ -162,6 +162,9 @@ struct KernelTable {
   void (*rms_norm)(const float* x, const float* w, int64_t dim, float eps, float* out);
   void (*silu_mul)(const float* g, const float* u, int64_t n, float* out);
   void (*add)(const float* a, const float* b, int64_t n, float* out);
+  // One logits row for the sampler: its max and the lowest index holding it; argmax -1 when the
+  // row has a NaN or +Inf or no value above -Inf (what the sampler refuses).
+  void (*scan_row)(const float* x, int64_t n, float* max, int32_t* argmax);
   // Rotate one token's numHeads heads by the precomputed cos/sin tables (ropeDim/2 entries each).
   void (*rope_token)(float* x, int numHeads, int headDim, int ropeDim, const float* cs, const float* sn, int neox);
   void (*attention)(const AttnItem* item, float* scratch);

@@ -611,6 +611,25 @@ void bias_task(void* arg, int64_t t, int) {
 }
 }  // namespace
 
+namespace {
+struct ScanJob {
+  const KernelTable* kt;
+  const float* x;
+  int64_t dim;
+  float* max;
+  int32_t* argmax;
+};
+void scan_task(void* arg, int64_t t, int) {
+  const ScanJob* j = (const ScanJob*)arg;
+  j->kt->scan_row(j->x + t * j->dim, j->dim, j->max + t, j->argmax + t);
+}
+}  // namespace
+
+void op_scan_rows(const KernelTable* kt, int nth, const float* x, int64_t n, int64_t dim, float* max, int32_t* argmax) {
+  ScanJob j{kt, x, dim, max, argmax};
+  pool_for(n >= 2 && n * dim >= kParallelElems ? nth : 1, n, scan_task, &j);
+}
+
 void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out) {
   run_ew(kt, nth, 0, g, u, n, out);
 }

@@ -63,6 +63,8 @@ void op_store_kv(const KernelTable* kt, int nth, int kvType, uint8_t* kc, uint8_
 
 void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out);
 void op_add(const KernelTable* kt, int nth, const float* a, const float* b, int64_t n, float* out);
+// Per row of x [n, dim]: max[t] and argmax[t] (KernelTable::scan_row), rows spread over the threads.
+void op_scan_rows(const KernelTable* kt, int nth, const float* x, int64_t n, int64_t dim, float* max, int32_t* argmax);
 void op_add_bias(const KernelTable* kt, int nth, float* x, const float* bias, int64_t n, int64_t dim);
 
 // Seconds for one parallel read of p[0, n) (p 64-aligned, n a multiple of 64 * nth).

@@ -94,6 +94,13 @@ export interface Backend {
 
   /** x[r, :] += bias for each of n rows (bias length = row length). */
   addBias(x: Float32Array, bias: Float32Array, n: number): void;
+
+  /**
+   * For each of n logits rows of x [n, dim]: max[r] and argmax[r], the lowest index holding the max;
+   * argmax[r] = -1 when the row has a NaN or +Infinity, or no value above -Infinity (rows the
+   * sampler refuses). One pass per row for the sampler, off the JavaScript thread's slow loop.
+   */
+  scanRows(x: Float32Array, n: number, dim: number, max: Float32Array, argmax: Int32Array): void;
 }
 
 /** outs[i] = x · ws[i]^T for each i: one backend.matmulMany call when the backend has it, else one matmul each. */

@@ -93,8 +93,11 @@ export async function* generate(
   const prefillMs = performance.now() - t0;
   const t1 = performance.now();
   let finishReason: FinishReason = "length";
+  const rowMax = new Float32Array(1);
+  const rowArgmax = new Int32Array(1);
   while (outputIds.length < maxTokens) {
-    const s = sampler.sample(logits, promptIds, outputIds);
+    model.backend.scanRows(logits, 1, c.vocabSize, rowMax, rowArgmax); // the sampler's row scan, natively
+    const s = sampler.sample(logits, promptIds, outputIds, { max: rowMax[0] as number, argmax: rowArgmax[0] as number });
     outputIds.push(s.id);
     if (stopIds.has(s.id)) {
       finishReason = "stop";

@@ -174,10 +174,16 @@ export class LLMEngine {
     const V = this.model.config.vocabSize;
     const deltas: TokenDelta[] = [];
     const sampled = new Map<SeqId, number>();
+    // Every row's max / argmax (and validity) in one native pass: a JavaScript scan of a 152k-entry
+    // row costs ~0.4 ms, a tenth of a 16-sequence step.
+    const rowMax = new Float32Array(seqIds.length);
+    const rowArgmax = new Int32Array(seqIds.length);
+    if (seqIds.length > 0) this.model.backend.scanRows(logits, seqIds.length, V, rowMax, rowArgmax);
     seqIds.forEach((id, row) => {
       const seq = this.scheduler.get(id) as Sequence;
       const sampler = this.samplers.get(id) as Sampler;
-      const s = sampler.sample(logits.subarray(row * V, (row + 1) * V), seq.tokenIds.slice(0, seq.numPromptTokens), seq.tokenIds.slice(seq.numPromptTokens));
+      const scan = { max: rowMax[row] as number, argmax: rowArgmax[row] as number };
+      const s = sampler.sample(logits.subarray(row * V, (row + 1) * V), seq.tokenIds.slice(0, seq.numPromptTokens), seq.tokenIds.slice(seq.numPromptTokens), scan);
       sampled.set(id, s.id);
       deltas.push({ seqId: id, tokenId: s.id, ...(s.logprob !== undefined ? { logprob: s.logprob } : {}), ...(s.topLogprobs ? { topLogprobs: s.topLogprobs } : {}) });
     });

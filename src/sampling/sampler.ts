@@ -39,8 +39,10 @@ export interface Sampler {
   /**
    * Picks the next token. `logits`: [vocabSize] raw model output for this sequence (finite or
    * -Infinity); it is restored before returning. `promptIds` / `outputIds`: the sequence so far.
+   * `scan`: the row's max and argmax as Backend.scanRows found them (argmax -1: invalid row), so
+   * the row is not scanned again here; computed when absent.
    */
-  sample(logits: Float32Array, promptIds: readonly number[], outputIds: readonly number[]): SampleResult;
+  sample(logits: Float32Array, promptIds: readonly number[], outputIds: readonly number[], scan?: RowScan): SampleResult;
 }
 
 /** Validates `params` once (InvalidArgumentError naming the field) and returns the request's sampler. */
@@ -65,13 +67,13 @@ class SeededSampler implements Sampler {
     this.rng = createRng(seed);
   }
 
-  sample(logits: Float32Array, promptIds: readonly number[], outputIds: readonly number[]): SampleResult {
+  sample(logits: Float32Array, promptIds: readonly number[], outputIds: readonly number[], given?: RowScan): SampleResult {
     if (logits.length !== this.vocabSize) {
       throw new RangeError(`sampler: logits has ${logits.length} entries, expected vocabSize ${this.vocabSize}`);
     }
     // softmaxStats validates the row as it goes; without logprobs a comparison-only scan does.
     const raw = this.params.returnLogprobs ? softmaxStats(logits) : undefined;
-    const scan: RowScan = raw ?? checkRow(logits);
+    const scan: RowScan = raw ?? checkRow(logits, given);
     const numTop = raw ? this.params.logprobs : 0;
     const topLogprobs: TokenLogprob[] | undefined =
       raw && numTop > 0 ? topTokens(logits, numTop).map((id) => ({ id, logprob: logits[id]! - raw.logZ })) : undefined;

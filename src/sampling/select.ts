@@ -64,22 +64,31 @@ export interface RowScan {
 }
 
 /**
- * Throws RangeError unless the row is finite or -Infinity with at least one finite value; returns
- * its max and argmax, so greedy sampling of an untouched row needs no second pass over the vocabulary.
+ * The row's max and first argmax in one pass; argmax -1 when the row has a NaN or +Infinity, or no
+ * value above -Infinity (Backend.scanRows does the same natively, for a whole batch of rows).
  */
-export function checkRow(logits: Float32Array): RowScan {
+export function scanRow(logits: Float32Array): RowScan {
   let best = -1;
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) {
     const v = logits[i]!;
-    if (v !== v || v === Infinity) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+    if (v !== v || v === Infinity) return { max: NaN, argmax: -1 };
     if (v > max) {
       max = v;
       best = i;
     }
   }
-  if (best < 0) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
   return { max, argmax: best };
+}
+
+/**
+ * Throws RangeError unless the row is finite or -Infinity with at least one finite value (`scan`:
+ * the row's scanRow result when already known); returns its max and argmax, so greedy sampling of
+ * an untouched row needs no second pass over the vocabulary.
+ */
+export function checkRow(logits: Float32Array, scan: RowScan = scanRow(logits)): RowScan {
+  if (scan.argmax < 0) throw new RangeError("sampler: logits must be finite or -Infinity, with at least one finite value");
+  return scan;
 }
 
 /**

@@ -332,6 +332,43 @@ test("siluMul, add, addBias match the reference (small, odd and parallel-sized l
   });
 });
 
+test("scanRows equals the reference: max, first argmax, and -1 for rows the sampler refuses", { skip }, () => {
+  eachBackend((be, isa) => {
+    for (const dim of [1, 7, 16, 37, 151_936]) {
+      // Row kinds: random; a tie for the max (first index wins); -Infinity entries with one finite
+      // value near the end (the SIMD tail); all -Infinity; a NaN; a +Infinity; a -0 / +0 max tie.
+      const kinds = 8;
+      const x = randn(rng(dim), kinds * dim, 3);
+      const row = (r: number): Float32Array => x.subarray(r * dim, (r + 1) * dim);
+      if (dim > 1) row(1)[dim - 1] = row(1)[Math.floor(dim / 2)] = 100;
+      row(2).fill(-Infinity)[dim - 1] = -5;
+      row(3).fill(-Infinity);
+      row(4)[Math.floor(dim / 3)] = NaN;
+      row(5)[dim - 1] = Infinity;
+      row(6).fill(-1)[dim - 1] = 0;
+      row(6)[0] = -0;
+      for (const n of [1, kinds]) {
+        const want = { max: new Float32Array(n), argmax: new Int32Array(n) };
+        const got = { max: new Float32Array(n), argmax: new Int32Array(n) };
+        ref.scanRows(x, n, dim, want.max, want.argmax);
+        be.scanRows(x, n, dim, got.max, got.argmax);
+        assert.deepEqual(got.argmax, want.argmax, `${isa} dim=${dim} n=${n}: argmax`);
+        for (let r = 0; r < n; r++) {
+          if ((want.argmax[r] as number) < 0) continue; // max is unspecified for a refused row
+          assert.ok(got.max[r] === want.max[r], `${isa} dim=${dim} row ${r}: max ${got.max[r]} vs ${want.max[r]}`); // -0 === +0
+          assert.equal(x[r * dim + (want.argmax[r] as number)], want.max[r], `row ${r}: max sits at argmax`);
+        }
+      }
+      // The reference is the sampler's own check: refused rows are exactly those with argmax -1.
+      const want = new Int32Array(kinds);
+      ref.scanRows(x, kinds, dim, new Float32Array(kinds), want);
+      assert.deepEqual([...want].map((a) => a < 0), [false, false, false, true, true, true, false, false]);
+      if (dim > 1) assert.equal(want[1], Math.floor(dim / 2), "tie: the lower index");
+      assert.equal(want[6], 0, "-0 and +0 tie: the lower index");
+    }
+  });
+});
+
 test("storeKv writes the mapped slots and rejects slots outside the cache", { skip }, () => {
   const be = createNativeBackend() as Backend;
   const kvDim = 12;

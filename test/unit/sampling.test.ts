@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { createRng, createSampler, randomSeed, type SamplingParams } from "../../src/sampling/index.js";
-import { TOP_P_SORT_LIMIT, topPSet, withWeights } from "../../src/sampling/select.js";
+import { TOP_P_SORT_LIMIT, scanRow, topPSet, withWeights } from "../../src/sampling/select.js";
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -385,6 +385,21 @@ describe("logprobs", () => {
     assert.throws(() => s.sample(Float32Array.from([0, NaN, 0, 0]), [], []), RangeError);
     assert.throws(() => s.sample(new Float32Array(4).fill(-Infinity), [], []), RangeError);
     assert.equal(s.sample(Float32Array.from([-Infinity, 0, -Infinity, -Infinity]), [], []).id, 1);
+  });
+
+  it("takes the row scan from the caller (Backend.scanRows) instead of scanning again", () => {
+    const row = Float32Array.from([0.5, 3, 1, 3]);
+    assert.deepEqual(scanRow(row), { max: 3, argmax: 1 });
+    const greedy = createSampler({ temperature: 0 }, 4);
+    assert.equal(greedy.sample(row, [], [], { max: 3, argmax: 1 }).id, 1);
+    // The given scan is trusted: a different argmax proves the row was not scanned again.
+    assert.equal(greedy.sample(row, [], [], { max: 3, argmax: 3 }).id, 3);
+    // argmax -1: the backend found a NaN / +Infinity / no finite value, refused like the sampler's own check.
+    assert.throws(() => greedy.sample(row, [], [], { max: NaN, argmax: -1 }), RangeError);
+    assert.deepEqual(scanRow(Float32Array.from([0, Infinity])), { max: NaN, argmax: -1 });
+    // Penalties touch the row, so the pick rescans it: the given scan only validates.
+    const penalized = createSampler({ temperature: 0, logitBias: { 1: -10 } }, 4);
+    assert.equal(penalized.sample(row, [], [], { max: 3, argmax: 1 }).id, 3);
   });
 });
 

@@ -8,6 +8,7 @@ import type { WeightTensor } from "../../weights/tensor.js";
 import { dequantize, dequantizeRow } from "../../quant/dequant.js";
 import { GgmlType } from "../../quant/formats.js";
 import { quantizeInto } from "../../quant/quantize.js";
+import { scanRow } from "../../sampling/select.js";
 import { KV_DTYPES, KV_GGML_TYPE, checkKvDtype, kvRowBytes } from "../kv-dtype.js";
 
 /** Cols and rows of a 2-D weight (ggml order: dims[0] = cols). */
@@ -200,6 +201,14 @@ export function createReferenceBackend(): Backend {
 
     add(a, b, len, out) {
       for (let i = 0; i < len; i++) out[i] = (a[i] as number) + (b[i] as number);
+    },
+
+    scanRows(x, n, dim, max, argmax) {
+      for (let r = 0; r < n; r++) {
+        const s = scanRow(x.subarray(r * dim, (r + 1) * dim));
+        max[r] = s.max;
+        argmax[r] = s.argmax;
+      }
     },
 
     addBias(x, bias, n) {

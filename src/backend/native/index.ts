@@ -51,6 +51,7 @@ export interface NativeAddon {
   siluMul(ctx: number, gate: Float32Array, up: Float32Array, len: number, out: Float32Array): void;
   add(ctx: number, a: Float32Array, b: Float32Array, len: number, out: Float32Array): void;
   addBias(ctx: number, x: Float32Array, bias: Float32Array, n: number): void;
+  scanRows(ctx: number, x: Float32Array, n: number, dim: number, max: Float32Array, argmax: Int32Array): void;
   /** One parallel streaming read of buf; returns the time taken and bytes read. */
   streamRead(ctx: number, buf: Uint8Array): { readonly seconds: number; readonly bytes: number };
   /**
@@ -87,7 +88,7 @@ function packageRoot(): string {
 function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== "object" || v === null) return false;
   const names = ["info", "matmul", "matmulMany", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
-    "streamRead", "peak"];
+    "scanRows", "streamRead", "peak"];
   return names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
 }
 
@@ -246,6 +247,10 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
 
     addBias(x, bias, n) {
       addon.addBias(ctx, x, bias, n);
+    },
+
+    scanRows(x, n, dim, max, argmax) {
+      addon.scanRows(ctx, x, n, dim, max, argmax);
     },
   };
 }
