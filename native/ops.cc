@@ -439,6 +439,7 @@ struct AttnWork {
   const int32_t* table;
   int keyBegin, keyEnd;
   int64_t partial;  // index of its partial state, or -1: normalizes straight into out
+  int kvBegin, kvEnd;  // its kv heads (and their query heads); all of them when partial >= 0
 };
 struct AttnJob {
   const KernelTable* kt;
@@ -454,22 +455,26 @@ void attn_task(void* arg, int64_t item, int tid) {
   const AttnArgs* a = j->a;
   const AttnWork& w = j->work[item];
   const int64_t qDim = (int64_t)a->numHeads * a->headDim;
+  const int G = a->numHeads / a->numKvHeads;
+  const int64_t q0 = (int64_t)w.kvBegin * G * a->headDim;  // first query head's offset in the token's row
+  const size_t headBytes = row_bytes(a->kvType, a->headDim);
   AttnItem it;
-  it.q = a->q + w.t * qDim;
-  it.out = a->out + w.t * qDim;
+  it.q = a->q + w.t * qDim + q0;
+  it.out = a->out + w.t * qDim + q0;
   it.partial = w.partial >= 0 ? j->partials + (size_t)w.partial * j->partialFloats : nullptr;
-  it.numQ = a->numHeads;
-  it.groupSize = a->numHeads / a->numKvHeads;
+  it.numQ = (w.kvEnd - w.kvBegin) * G;
+  it.groupSize = G;
   it.keyBegin = w.keyBegin;
   it.keyEnd = w.keyEnd;
   it.blockTable = w.table;
   it.blockSize = a->blockSize;
-  it.k = a->k;
-  it.v = a->v;
+  // A slot's kv heads from kvBegin on: the row stride stays the whole slot's.
+  it.k = a->k + (size_t)w.kvBegin * headBytes;
+  it.v = a->v + (size_t)w.kvBegin * headBytes;
   it.kvType = a->kvType;
-  it.kvDim = (int64_t)a->numKvHeads * a->headDim;
-  it.rowBytes = row_bytes(a->kvType, it.kvDim);
-  it.headBytes = row_bytes(a->kvType, a->headDim);
+  it.kvDim = (int64_t)(w.kvEnd - w.kvBegin) * a->headDim;
+  it.rowBytes = row_bytes(a->kvType, (int64_t)a->numKvHeads * a->headDim);
+  it.headBytes = headBytes;
   it.headDim = a->headDim;
   it.scale = a->scale;
   j->kt->attention(&it, j->scratch + (size_t)tid * j->scratchFloats);
@@ -501,9 +506,12 @@ void op_attention(const KernelTable* kt, int nth, const AttnArgs& a) {
   int64_t numTokens = 0;
   for (int64_t s = 0; s < a.numSeqs; s++) numTokens += a.seqs[s].queryLen;
   if (numTokens == 0) return;
-  const int H = a.numHeads, D = a.headDim;
+  const int H = a.numHeads, D = a.headDim, numKv = a.numKvHeads;
   const int64_t wantItems = 4 * (int64_t)nth;
   const int64_t splitsWanted = numTokens >= wantItems ? 1 : (wantItems + numTokens - 1) / numTokens;
+  // Fewer tokens than threads and a context too short to split (a decode step of one or two
+  // sequences): the kv heads (with their query heads) are split instead, so no thread sits idle.
+  const int headSplits = numTokens >= nth ? 1 : (int)std::min<int64_t>(numKv, ceil_div((int64_t)nth, numTokens));
 
   thread_local std::vector<AttnWork> work;
   work.clear();
@@ -515,9 +523,14 @@ void op_attention(const KernelTable* kt, int nth, const AttnArgs& a) {
       const int numKeys = (int)(first + i + 1);
       const int splits = (int)std::max<int64_t>(1, std::min<int64_t>(splitsWanted, numKeys / kMinSplitKeys));
       const int len = (numKeys + splits - 1) / splits;
+      if (splits == 1 && headSplits > 1) {
+        for (int g = 0; g < headSplits; g++)
+          work.push_back(AttnWork{sd.queryStart + i, sd.blockTable, 0, numKeys, -1, g * numKv / headSplits, (g + 1) * numKv / headSplits});
+        continue;
+      }
       for (int k = 0; k < splits; k++)
         work.push_back(AttnWork{sd.queryStart + i, sd.blockTable, k * len, std::min(numKeys, (k + 1) * len),
-                                splits > 1 ? numPartials++ : -1});
+                                splits > 1 ? numPartials++ : -1, 0, numKv});
     }
   }
   AttnJob j;

@@ -172,7 +172,7 @@ for (const isa of ISAS) {
       const be = createNativeBackend({ isa, threads: 3 }) as Backend;
       for (const cols of colsList) {
         for (const rows of [1, 7, 37, 130]) {
-          // 8, 17, 33: the 16-token GEMM path (from 6 or 8 tokens) with padded last groups.
+          // 8, 17, 33: the GEMM path (from 5 tokens): 8 lanes (8), 16 + a padded 8-lane group (17, 33).
           for (const n of [1, 3, 8, 17, 33]) {
             if (cols * rows * n > 2_000_000) continue;
             checkMatmul(be, isa, type, cols, rows, n);
@@ -409,6 +409,10 @@ test("attention matches the reference: GQA / MHA / MQA, prefill chunks, decode, 
     attentionCase(3, 6, 1, 16, 7, [[1, 333]], 1), // MQA decode, many key chunks
     attentionCase(4, 2, 1, 128, 32, [[40, 300]], 8), // sharp softmax (large scores): online max rescaling
     attentionCase(6, 8, 2, 64, 16, [[1, 1500], [2, 700]], 4), // long decode contexts: split across threads, merged
+    // Fewer tokens than threads (3), short contexts: split by kv head (2 groups of 1, 3 of 2, 2 of 2).
+    attentionCase(8, 8, 2, 64, 16, [[1, 100]], 1),
+    attentionCase(9, 6, 6, 32, 5, [[1, 77]], 1),
+    attentionCase(10, 8, 4, 64, 16, [[1, 50], [1, 9]], 1),
   ];
   eachBackend((be, isa) => {
     cases.forEach((c, i) => {
@@ -539,6 +543,7 @@ test("attention over f16 / q8_0 caches: native = reference with the same dtype; 
     { c: attentionCase(7, 4, 2, 12, 3, [[2, 50]], 1), what: "headDim 12: the scalar path inside the SIMD kernels (f16 only)" },
     { c: attentionCase(4, 2, 1, 128, 32, [[40, 300]], 2), what: "prefill chunk over a long context, sharper softmax" },
     { c: attentionCase(6, 8, 2, 64, 16, [[1, 1500], [2, 700], [16, 650]], 1), what: "long decode contexts (split-K) and a chunk" },
+    { c: attentionCase(10, 8, 4, 64, 16, [[1, 50], [1, 9]], 1), what: "two decode tokens on 3 threads: split by kv head" },
   ];
   const limits = { f16: 1e-3, q8_0: 2e-2 } as const;
   const worst = { f16: 0, q8_0: 0 };
