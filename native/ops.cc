@@ -622,9 +622,7 @@ void bias_task(void* arg, int64_t t, int) {
   const BiasJob* j = (const BiasJob*)arg;
   j->kt->add(j->x + t * j->dim, j->bias, j->dim, j->x + t * j->dim);
 }
-}  // namespace
 
-namespace {
 struct ScanJob {
   const KernelTable* kt;
   const float* x;
@@ -638,11 +636,6 @@ void scan_task(void* arg, int64_t t, int) {
 }
 }  // namespace
 
-void op_scan_rows(const KernelTable* kt, int nth, const float* x, int64_t n, int64_t dim, float* max, int32_t* argmax) {
-  ScanJob j{kt, x, dim, max, argmax};
-  pool_for(n >= 2 && n * dim >= kParallelElems ? nth : 1, n, scan_task, &j);
-}
-
 void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out) {
   run_ew(kt, nth, 0, g, u, n, out);
 }
@@ -653,6 +646,10 @@ void op_add_bias(const KernelTable* kt, int nth, float* x, const float* bias, in
   BiasJob j{kt, x, bias, n, dim};
   const bool par = n >= 2 && n * dim >= kParallelElems;
   pool_for(par ? nth : 1, n, bias_task, &j);
+}
+void op_scan_rows(const KernelTable* kt, int nth, const float* x, int64_t n, int64_t dim, float* max, int32_t* argmax) {
+  ScanJob j{kt, x, dim, max, argmax};
+  pool_for(n >= 2 && n * dim >= kParallelElems ? nth : 1, n, scan_task, &j);
 }
 
 // ---- measurements

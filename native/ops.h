@@ -60,7 +60,6 @@ void op_attention(const KernelTable* kt, int nth, const AttnArgs& a);
 void op_store_kv(const KernelTable* kt, int nth, int kvType, uint8_t* kc, uint8_t* vc, const float* k, const float* v,
                  int64_t n, int64_t kvDim, const int32_t* slots);
 
-
 void op_silu_mul(const KernelTable* kt, int nth, const float* g, const float* u, int64_t n, float* out);
 void op_add(const KernelTable* kt, int nth, const float* a, const float* b, int64_t n, float* out);
 // Per row of x [n, dim]: max[t] and argmax[t] (KernelTable::scan_row), rows spread over the threads.

@@ -45,7 +45,8 @@ export function kvRowBytes(dtype: KvDtype, n: number): number {
  */
 export function checkKvDtype(dtype: KvDtype, numKvHeads: number, headDim: number, param = "kvCacheDtype"): void {
   if (!isKvDtype(dtype)) parseKvDtype(param, dtype);
-  if (dtype === "q8_0" && ((numKvHeads * headDim) % 32 !== 0 || headDim % 32 !== 0)) {
+  // headDim % 32 == 0 also makes every row (numKvHeads heads) a whole number of blocks.
+  if (dtype === "q8_0" && headDim % 32 !== 0) {
     throw new InvalidArgumentError(param, `q8_0 stores blocks of 32 values within a head, but this model's headDim is ${headDim} ` +
       `(not a multiple of 32): use f16 (or f32)`);
   }

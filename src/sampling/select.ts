@@ -56,7 +56,6 @@ export function softmaxStats(logits: Float32Array): SoftmaxStats {
   return { max, argmax: best, sum, logZ };
 }
 
-/** Throws unless every logit is finite or -Infinity and at least one is finite (comparisons only: no exp). */
 /** The row's max and first argmax, found by the same pass that validates it. */
 export interface RowScan {
   readonly max: number;
