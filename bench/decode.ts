@@ -7,6 +7,7 @@
  *
  *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] [--kv-dtype f16|q8_0|f32]
  *   npm run bench:decode -- --presets [--all | --models a,b] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
+ *   add --hugepages-ab to also compare Fennec's decode with 4 KiB and huge-page weight memory, in one process
  *
  * --presets synthesizes qwen2.5-0.5b and llama-3.2-1b (--all: also smollm2-135m, tinyllama-1.1b) at
  * each type into a cache directory (reused on the next run) and prints a markdown table.
@@ -47,6 +48,7 @@ const { values: flags, positionals } = parseArgs({
     reps: { type: "string" },
     child: { type: "string" },
     "kv-dtype": { type: "string" },
+    "hugepages-ab": { type: "boolean" },
   },
 });
 const threads = flags.threads !== undefined ? Number(flags.threads) : os.availableParallelism();
@@ -116,19 +118,31 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
 
 interface Speeds { pp: number; tg: number; backend: string }
 
+type Loaded = Awaited<ReturnType<typeof loadModel>>;
+type Kv = ReturnType<Loaded["model"]["createKvCache"]>;
+
+/** One sequence's forward pass of `ids` at positions start.. (identity block table). */
+function forwardOne(m: Loaded, kv: Kv, ids: readonly number[], start: number): Float32Array {
+  const table = Int32Array.from({ length: kv.numBlocks }, (_, i) => i);
+  const positions = Int32Array.from(ids, (_, i) => start + i);
+  return m.model.forward({
+    tokenIds: Int32Array.from(ids), positions, slotMapping: positions,
+    seqs: [{ queryStart: 0, queryLen: ids.length, contextLen: start + ids.length, blockTable: table }],
+    logitIndices: Int32Array.of(ids.length - 1),
+  }, kv);
+}
+
+function argmax(logits: Float32Array, vocab: number): number {
+  let best = 0;
+  for (let j = 1; j < vocab; j++) if ((logits[j] as number) > (logits[best] as number)) best = j;
+  return best;
+}
+
 async function benchFennec(file: string): Promise<Speeds> {
   const m = await loadModel(file, { backend: "auto", threads });
   const vocab = m.config.vocabSize;
   const blockSize = 16;
-  const run = (kv: ReturnType<typeof m.model.createKvCache>, ids: readonly number[], start: number): Float32Array => {
-    const table = Int32Array.from({ length: kv.numBlocks }, (_, i) => i);
-    const positions = Int32Array.from(ids, (_, i) => start + i);
-    return m.model.forward({
-      tokenIds: Int32Array.from(ids), positions, slotMapping: positions,
-      seqs: [{ queryStart: 0, queryLen: ids.length, contextLen: start + ids.length, blockTable: table }],
-      logitIndices: Int32Array.of(ids.length - 1),
-    }, kv);
-  };
+  const run = (kv: Kv, ids: readonly number[], start: number): Float32Array => forwardOne(m, kv, ids, start);
   // Warm up (weights paged in, scratch grown).
   run(m.model.createKvCache(Math.ceil(PP / blockSize), blockSize, KV_DTYPE), randomTokens(Math.min(PP, 64), vocab, 1), 0);
   const prompt = randomTokens(PP, vocab, 2);
@@ -141,15 +155,41 @@ async function benchFennec(file: string): Promise<Speeds> {
     const kv = m.model.createKvCache(Math.ceil((TG + 1) / blockSize), blockSize, KV_DTYPE);
     let token = prompt[0] as number;
     const t1 = performance.now();
-    for (let i = 0; i < TG; i++) {
-      const logits = run(kv, [token], i);
-      let best = 0;
-      for (let j = 1; j < vocab; j++) if ((logits[j] as number) > (logits[best] as number)) best = j;
-      token = best;
-    }
+    for (let i = 0; i < TG; i++) token = argmax(run(kv, [token], i), vocab);
     tg = Math.max(tg, TG / ((performance.now() - t1) / 1000));
   }
   return { pp, tg, backend: m.backend.name };
+}
+
+interface HugePagesAB { off: number; on: number; fasterRounds: number; rounds: number }
+
+/**
+ * --hugepages-ab: the same file loaded twice in one process, with 4 KiB pages (FENNEC_HUGEPAGES=0)
+ * and with huge pages, decoding alternately in rounds of 10 tokens, so both see the same machine
+ * (this VM's bandwidth moves too much between runs to compare two separate runs).
+ */
+async function benchHugePagesAB(file: string): Promise<HugePagesAB> {
+  const ROUNDS = 12;
+  const STEPS = 10;
+  const models: Loaded[] = [];
+  for (const setting of ["0", "1"]) {
+    process.env.FENNEC_HUGEPAGES = setting;  // read when the weights are allocated
+    models.push(await loadModel(file, { backend: "native", threads }));
+  }
+  const kvs = models.map((m) => m.model.createKvCache(Math.ceil((ROUNDS * STEPS + 1) / 16), 16, KV_DTYPE));
+  const tokens = models.map(() => 100);
+  const perRound: number[][] = [[], []];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < 2; k++) {
+      const m = models[k] as Loaded;
+      const t0 = performance.now();
+      for (let i = 0; i < STEPS; i++) tokens[k] = argmax(forwardOne(m, kvs[k] as Kv, [tokens[k] as number], r * STEPS + i), m.config.vocabSize);
+      (perRound[k] as number[]).push(STEPS / ((performance.now() - t0) / 1000));
+    }
+  }
+  const [off, on] = perRound as [number[], number[]];
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1] as number;
+  return { off: median(off), on: median(on), fasterRounds: on.filter((v, i) => v > (off[i] as number)).length, rounds: ROUNDS };
 }
 
 function nodeLlamaCppVersion(): string {
@@ -220,7 +260,18 @@ const rooflineTg = (r: Row): number => (bestBandwidth() * 1e9) / r.bytes;
 const f1 = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const ratio = (a: number, b: number | undefined): string => (b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
 
-async function benchFile(file: string, name: string): Promise<Row> {
+/** --hugepages-ab: prints the comparison instead of the pp / tg table row. */
+function printHugePagesAB(file: string, name: string): void {
+  const ab = JSON.parse(childOutput("hpab", file)) as HugePagesAB;
+  console.log(`${name}: Fennec decode with 4 KiB pages ${f1(ab.off)} tok/s, with huge pages ${f1(ab.on)} tok/s (${ratio(ab.on, ab.off)}); ` +
+    `huge pages faster in ${ab.fasterRounds} of ${ab.rounds} alternating rounds of 10 tokens`);
+}
+
+async function benchFile(file: string, name: string): Promise<Row | undefined> {
+  if (flags["hugepages-ab"]) {
+    printHugePagesAB(file, name);
+    return undefined;
+  }
   const { bytes, size } = bytesPerToken(file);
   const bw = sampleBandwidth().gbps;
   const fennec = inChild("fennec", file);
@@ -248,17 +299,24 @@ function table(rows: readonly Row[]): string {
  * state can slow the other down.
  */
 function inChild(engine: "fennec" | "llama", file: string): Speeds {
-  const args = [...process.execArgv, fileURLToPath(import.meta.url), "--child", engine, file,
+  return JSON.parse(childOutput(engine, file)) as Speeds;
+}
+
+/** The JSON line a `--child <what>` process prints. */
+function childOutput(what: string, file: string): string {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), "--child", what, file,
     "--threads", String(threads), "--pp", String(PP), "--tg", String(TG), "--reps", String(REPS), "--kv-dtype", KV_DTYPE];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${engine} on ${file} failed (exit ${r.status}):\n${r.stderr}`);
-  return JSON.parse(line) as Speeds;
+  if (r.status !== 0 || !line.startsWith("{")) throw new Error(`${what} on ${file} failed (exit ${r.status}):\n${r.stderr}`);
+  return line;
 }
 
-async function child(engine: string, file: string): Promise<void> {
-  const speeds = engine === "fennec" ? await benchFennec(file) : await benchLlama(file, openModelFiles(file).config.vocabSize);
-  console.log(JSON.stringify(speeds));
+async function child(what: string, file: string): Promise<void> {
+  const result = what === "fennec" ? await benchFennec(file)
+    : what === "hpab" ? await benchHugePagesAB(file)
+    : await benchLlama(file, openModelFiles(file).config.vocabSize);
+  console.log(JSON.stringify(result));
   process.exit(0);
 }
 
@@ -287,7 +345,8 @@ async function main(): Promise<void> {
           process.stderr.write(`synthesizing ${file}\n`);
           await synthesize(name, file, { type, seed: 1 });
         }
-        rows.push(await benchFile(file, `${name} ${type.toUpperCase()}`));
+        const row = await benchFile(file, `${name} ${type.toUpperCase()}`);
+        if (row) rows.push(row);
       }
     }
   } else {
@@ -303,8 +362,10 @@ async function main(): Promise<void> {
       console.error(e instanceof Error ? e.message : String(e)); // e.g. q8_0 for a model with 8-wide heads
       process.exit(1);
     }
-    rows.push(await benchFile(file, `${path.basename(file)} (${(parameterCount(c) / 1e6).toFixed(0)}M params)`));
+    const row = await benchFile(file, `${path.basename(file)} (${(parameterCount(c) / 1e6).toFixed(0)}M params)`);
+    if (row) rows.push(row);
   }
+  if (rows.length === 0) process.exit(0);  // --hugepages-ab
   sampleBandwidth();
   console.log("");
   console.log(`memory read bandwidth samples: ${bandwidthSamples.map((b) => b.toFixed(1)).join(", ")} GB/s; roofline uses the best, ${bestBandwidth().toFixed(1)} GB/s`);

@@ -5,6 +5,9 @@
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include <algorithm>
 #include <string>
@@ -380,6 +383,20 @@ napi_value StreamRead(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+// adviseHugePages(buf) -> bytes advised: asks Linux to back the 2 MiB-aligned interior of buf with
+// transparent huge pages (MADV_HUGEPAGE; effective for pages not yet touched). 0 where unsupported.
+napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
+  Call c(env, info, "adviseHugePages");
+  uint8_t* p; size_t len;
+  if (!c.u8(0, "buf", &p, &len)) return nullptr;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = (uintptr_t)2 << 20;
+  const uintptr_t b = ((uintptr_t)p + kHuge - 1) & ~(kHuge - 1), e = ((uintptr_t)p + len) & ~(kHuge - 1);
+  if (e > b && madvise((void*)b, e - b, MADV_HUGEPAGE) == 0) return c.num((double)(e - b));
+#endif
+  return c.num(0);
+}
+
 // peak(ctx, kind, iters) -> operations per second (kind 0: fp32 FMA flops, 1: int8 dot ops, both on
 // 256-bit vectors; 2, 3: the same on 512-bit vectors, 0 when the kernel set has none)
 napi_value Peak(napi_env env, napi_callback_info info) {
@@ -425,7 +442,7 @@ NAPI_MODULE_INIT() {
       {"info", Info},       {"matmul", Matmul},   {"matmulMany", MatmulMany},   {"getRows", GetRows}, {"rmsNorm", RmsNorm},
       {"rope", Rope},       {"storeKv", StoreKv}, {"attention", Attention}, {"siluMul", SiluMul},
       {"add", Add},         {"addBias", AddBias}, {"scanRows", ScanRows}, {"streamRead", StreamRead},
-      {"peak", Peak},
+      {"peak", Peak},       {"adviseHugePages", AdviseHugePages},
   };
   for (const auto& f : fns) {
     napi_value fn;

@@ -1,6 +1,64 @@
 /** File reads shared by the model readers: whole regions, chunked under fs.readSync's 2 GiB limit. */
 import * as fs from "node:fs";
 import { ModelFileError } from "../errors.js";
+import { loadNativeAddon } from "../backend/native/index.js";
+
+/**
+ * Off-heap memory for weights, not yet touched, advised for transparent huge pages (2 MiB) when the
+ * native addon is there and the OS supports it (Linux, THP "madvise" or "always"): decode streams
+ * every weight once per token, and with 4 KiB pages each page costs a TLB walk and stops the
+ * hardware prefetcher at its boundary (measured: matrix-vector and 16-token products ~5-9% faster
+ * from huge pages). FENNEC_HUGEPAGES=0 turns the advice off.
+ */
+export function allocWeightMemory(bytes: number): Uint8Array {
+  const buf = Buffer.allocUnsafeSlow(bytes);
+  const mem = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (process.env.FENNEC_HUGEPAGES !== "0" && bytes >= HUGE_PAGE) {
+    const native = loadNativeAddon();
+    if (native.ok) native.addon.adviseHugePages(mem);
+  }
+  return mem;
+}
+
+const HUGE_PAGE = 2 << 20;
+
+/** Returns `bytes` of weight memory (at a 64-byte multiple of its buffer). */
+export type WeightHeap = (bytes: number) => Uint8Array;
+
+/**
+ * Weight memory for one model: tensors of up to 16 MiB are carved (at 64-byte multiples, first fit) from
+ * shared 64 MiB chunks, larger ones get their own allocation, all through allocWeightMemory. Most of a
+ * model's matrices are smaller than a huge page or not aligned to one, so with an allocation each
+ * only ~55% of qwen2.5-0.5b's bytes sat in huge pages. A chunk's untouched tail costs no RSS (pages
+ * are faulted on first write), and chunks are held weakly: one whose tensors are all dropped (a
+ * quantize-at-load source, an unloaded model) is freed.
+ */
+export function createWeightHeap(): WeightHeap {
+  const open: { buf: WeakRef<ArrayBuffer>; byteOffset: number; size: number; used: number }[] = [];
+  return (bytes) => {
+    if (bytes > SHARE_MAX) return allocWeightMemory(bytes);
+    const need = Math.ceil(bytes / SLOT_ALIGN) * SLOT_ALIGN;
+    for (let i = 0; i < open.length; i++) {
+      const c = open[i] as (typeof open)[number];
+      const buf = c.buf.deref();
+      if (!buf) {
+        open.splice(i--, 1);
+        continue;
+      }
+      if (c.size - c.used < need) continue;
+      const out = new Uint8Array(buf, c.byteOffset + c.used, bytes);
+      c.used += need;
+      return out;
+    }
+    const mem = allocWeightMemory(CHUNK_BYTES);
+    open.push({ buf: new WeakRef(mem.buffer as ArrayBuffer), byteOffset: mem.byteOffset, size: CHUNK_BYTES, used: need });
+    return mem.subarray(0, bytes);
+  };
+}
+
+const CHUNK_BYTES = 64 << 20;
+const SHARE_MAX = 16 << 20;
+const SLOT_ALIGN = 64;
 
 /**
  * Read [offset, offset + length) of an open file into a fresh off-heap buffer (allocUnsafeSlow: a

@@ -5,6 +5,7 @@ import { formatOf, typeName } from "../quant/formats.js";
 import { type GgufFile, metaNumber, metaString, readGguf, readTensors } from "./gguf.js";
 import type { ModelFiles } from "./model-files.js";
 import type { WeightTensor } from "./tensor.js";
+import { createWeightHeap } from "./file-io.js";
 
 export function loadGgufModel(path: string): ModelFiles {
   const file = readGguf(path);
@@ -21,12 +22,13 @@ export function ggufModelFiles(file: GgufFile): ModelFiles {
   }
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const loaded = new Map<string, WeightTensor>();
+  const heap = createWeightHeap();  // one for the model: its tensors share huge-page chunks
   const getTensor = (name: string): WeightTensor | undefined => {
     const hit = loaded.get(name);
     if (hit) return hit;
     const info = byName.get(name);
     if (!info) return undefined;
-    const t = readTensors(file, [info]).get(name);
+    const t = readTensors(file, [info], heap).get(name);
     if (t) loaded.set(name, t);
     return t;
   };

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { ModelFileError, UnsupportedError } from "../errors.js";
 import { formatOf, typeName, type GgmlType } from "../quant/formats.js";
 import type { WeightTensor } from "./tensor.js";
-import { readFileRegion } from "./file-io.js";
+import { allocWeightMemory, readFully, type WeightHeap } from "./file-io.js";
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 
@@ -238,17 +238,21 @@ function peekArrayElemType(fd: number, pos: number): number {
 }
 
 /**
- * Read the bytes of the given tensors. Each tensor gets its own off-heap buffer, read straight from
- * the file, so a model costs its size in RSS once (never a whole-file copy plus per-tensor copies).
+ * Read the bytes of the given tensors straight from the file into weight memory from `heap` (a
+ * model passes one heap for all its reads: see createWeightHeap; by default each tensor gets its own
+ * allocation), so a model costs its size in RSS once (never a whole-file copy plus per-tensor copies).
  */
-export function readTensors(file: GgufFile, infos: readonly GgufTensorInfo[] = file.tensors): Map<string, WeightTensor> {
+export function readTensors(file: GgufFile, infos: readonly GgufTensorInfo[] = file.tensors,
+                            heap: WeightHeap = allocWeightMemory): Map<string, WeightTensor> {
+  for (const info of infos) {
+    if (!formatOf(info.type)) throw new UnsupportedError(file.path, `tensor ${info.name} type`, `unknown ggml type ${info.type}`);
+  }
   const fd = fs.openSync(file.path, "r");
   try {
     const out = new Map<string, WeightTensor>();
     for (const info of infos) {
-      const fmt = formatOf(info.type);
-      if (!fmt) throw new UnsupportedError(file.path, `tensor ${info.name} type`, `unknown ggml type ${info.type}`);
-      const data = readFileRegion(fd, file.path, `tensor ${info.name} data`, info.fileOffset, info.byteLength);
+      const data = heap(info.byteLength);
+      readFully(fd, file.path, `tensor ${info.name} data`, data, info.fileOffset);
       out.set(info.name, { name: info.name, type: info.type, dims: info.dims, data });
     }
     return out;

@@ -60,6 +60,8 @@ export interface NativeAddon {
    * the same on 512-bit vectors (0 when the kernel set has none).
    */
   peak(ctx: number, kind: 0 | 1 | 2 | 3, iters: number): number;
+  /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of buf (Linux); returns the bytes advised, 0 elsewhere. */
+  adviseHugePages(buf: Uint8Array): number;
 }
 
 export type NativeLoad =
@@ -88,7 +90,7 @@ function packageRoot(): string {
 function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== "object" || v === null) return false;
   const names = ["info", "matmul", "matmulMany", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
-    "scanRows", "streamRead", "peak"];
+    "scanRows", "streamRead", "peak", "adviseHugePages"];
   return names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
 }
 
