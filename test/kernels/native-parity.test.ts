@@ -189,6 +189,10 @@ test("matmul: single-threaded, and large enough to split tokens and rows across 
       const be = createNativeBackend({ isa, threads }) as Backend;
       checkMatmul(be, isa, type, 512, 300, 70); // 70 tokens: more than one 64-token chunk
     }
+    // One GEMM call over 300 tokens (token chunks of 256: 16 groups per tile pack). A 512-token
+    // prompt once crashed on a group storing past its 16 lanes; later groups overwrote the rows, so
+    // only the out-of-bounds read was wrong and this parity check alone did not see it.
+    checkMatmul(createNativeBackend({ isa, threads: 2 }) as Backend, isa, "Q8_0", 256, 64, 300);
   }
 });
 
