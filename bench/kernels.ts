@@ -9,6 +9,10 @@
  *   node --import tsx bench/kernels.ts [--threads N] [--isa scalar|avx2|avx512vnni] [--batch N] [--types Q4_0,Q4_K]
  *                                      [--shape COLSxROWS[,COLSxROWS...]] [--quick]
  *
+ * --attention benchmarks decode attention instead (16 sequences x 1 token over an f16 paged cache,
+ * contexts 128 / 1024 / 4096, qwen2.5-0.5b's and llama-3.2-1b's head layouts): us per call and
+ * GFLOP/s (4 * heads * headDim * context per sequence) against the FP32 FMA peak.
+ *
  * --shape benchmarks real model shapes instead of 4096x4096 (cols = the input dim, rows = the
  * output dim), e.g. qwen2.5-0.5b's 896x4864 (ffn gate/up), 4864x896 (ffn down), 896x151936 (output);
  * a type whose block size does not divide cols is skipped for that shape.
@@ -32,6 +36,7 @@ const { values: flags } = parseArgs({
     types: { type: "string" },
     quick: { type: "boolean" },
     shape: { type: "string" },
+    attention: { type: "boolean" },
   },
 });
 
@@ -116,6 +121,42 @@ for (let r = 0; r < 5; r++) {
 }
 console.log(`roofline: read bandwidth ${bwBest.toFixed(1)} GB/s (${threads} threads; 1 thread: ${bw1.toFixed(1)} GB/s)`);
 console.log(`          FP32 FMA peak ${fmaBest.toFixed(0)} GFLOP/s, int8 dot peak ${int8Best.toFixed(0)} GOP/s (${threads} threads)`);
+
+// ---- decode attention (--attention)
+if (flags.attention) {
+  const SEQS = 16;
+  const BLOCK = 16;
+  const layouts = [["qwen2.5-0.5b", 14, 2, 64], ["llama-3.2-1b", 32, 8, 64]] as const;
+  console.log("");
+  console.log(`decode attention: ${SEQS} sequences x 1 token, f16 paged cache (block ${BLOCK}), threads ${threads}`);
+  console.log("heads (q/kv x dim)          | context | us/call | GFLOP/s | %fma");
+  for (const [name, H, KV, D] of layouts) {
+    for (const L of [128, 1024, 4096]) {
+      const blocks = Math.ceil(L / BLOCK);
+      const slots = SEQS * blocks * BLOCK;
+      const f16 = (): Uint8Array => {
+        // Values in +-[0.125, 0.25): finite, varied scores.
+        const u = new Uint16Array(slots * KV * D);
+        for (let i = 0; i < u.length; i++) u[i] = 0x3000 + (Math.floor(rand() * 0x800) & 0x7ff) | (rand() < 0.5 ? 0x8000 : 0);
+        return new Uint8Array(u.buffer);
+      };
+      const k = f16();
+      const v = f16();
+      const q = new Float32Array(SEQS * H * D).map(() => rand());
+      const out = new Float32Array(q.length);
+      const meta = new Int32Array(5 * SEQS);
+      const tables = new Int32Array(SEQS * blocks);
+      for (let sq = 0; sq < SEQS; sq++) {
+        meta.set([sq, 1, L, sq * blocks, blocks], 5 * sq);
+        for (let b = 0; b < blocks; b++) tables[sq * blocks + b] = sq * blocks + b;
+      }
+      const t = timeIt(() => addon.attention(ctx, q, GgmlType.F16, k, v, H, KV, D, BLOCK, 1 / Math.sqrt(D), meta, tables, out), quick ? 2 : 4, quick ? 0.2 : 0.5);
+      const gflops = (4 * H * D * L * SEQS) / t / 1e9;
+      console.log(`${`${name} ${H}/${KV} x ${D}`.padEnd(27)} | ${String(L).padStart(7)} | ${(t * 1e6).toFixed(0).padStart(7)} | ${gflops.toFixed(1).padStart(7)} | ${(100 * gflops / fmaBest).toFixed(0).padStart(3)}%`);
+    }
+  }
+  process.exit(0);
+}
 
 // ---- matmul
 const TYPES: readonly string[] = flags.types?.split(",") ??

@@ -1,4 +1,7 @@
-/** File reads shared by the model readers: whole regions, chunked under fs.readSync's 2 GiB limit. */
+/**
+ * File reads shared by the model readers (whole regions, chunked under fs.readSync's 2 GiB limit),
+ * and the memory weights are read into.
+ */
 import * as fs from "node:fs";
 import { ModelFileError } from "../errors.js";
 import { loadNativeAddon } from "../backend/native/index.js";
@@ -7,8 +10,8 @@ import { loadNativeAddon } from "../backend/native/index.js";
  * Off-heap memory for weights, not yet touched, advised for transparent huge pages (2 MiB) when the
  * native addon is there and the OS supports it (Linux, THP "madvise" or "always"): decode streams
  * every weight once per token, and with 4 KiB pages each page costs a TLB walk and stops the
- * hardware prefetcher at its boundary (measured: matrix-vector and 16-token products ~5-9% faster
- * from huge pages). FENNEC_HUGEPAGES=0 turns the advice off.
+ * hardware prefetcher at its boundary (`bench:decode --hugepages-ab`: qwen2.5-0.5b decodes 5-6%
+ * faster, llama-3.2-1b, already near the bandwidth, ~1%). FENNEC_HUGEPAGES=0 turns the advice off.
  */
 export function allocWeightMemory(bytes: number): Uint8Array {
   const buf = Buffer.allocUnsafeSlow(bytes);
@@ -26,12 +29,13 @@ const HUGE_PAGE = 2 << 20;
 export type WeightHeap = (bytes: number) => Uint8Array;
 
 /**
- * Weight memory for one model: tensors of up to 16 MiB are carved (at 64-byte multiples, first fit) from
- * shared 64 MiB chunks, larger ones get their own allocation, all through allocWeightMemory. Most of a
- * model's matrices are smaller than a huge page or not aligned to one, so with an allocation each
- * only ~55% of qwen2.5-0.5b's bytes sat in huge pages. A chunk's untouched tail costs no RSS (pages
- * are faulted on first write), and chunks are held weakly: one whose tensors are all dropped (a
- * quantize-at-load source, an unloaded model) is freed.
+ * Weight memory for one model: tensors of up to 16 MiB are carved (at 64-byte multiples, first fit)
+ * from shared 64 MiB chunks, larger ones get their own allocation, all through allocWeightMemory.
+ * Most of a model's matrices are smaller than a huge page or not aligned to one: with an allocation
+ * each, only 60% of qwen2.5-0.5b Q8_0's bytes sat in huge pages (317 of 531 MB in smaps), with
+ * chunks 94%. A chunk's untouched tail costs no RSS (pages are faulted on first write), and chunks
+ * are held weakly: one whose tensors are all dropped (a quantize-at-load source, an unloaded model)
+ * is freed.
  */
 export function createWeightHeap(): WeightHeap {
   const open: { buf: WeakRef<ArrayBuffer>; byteOffset: number; size: number; used: number }[] = [];

@@ -417,6 +417,10 @@ test("attention matches the reference: GQA / MHA / MQA, prefill chunks, decode, 
     attentionCase(8, 8, 2, 64, 16, [[1, 100]], 1),
     attentionCase(9, 6, 6, 32, 5, [[1, 77]], 1),
     attentionCase(10, 8, 4, 64, 16, [[1, 50], [1, 9]], 1),
+    // Odd groups (the SIMD kernels pair a group's query heads, the odd one out runs alone): qwen's 7
+    // per kv head, 3 with headDim 80 (a 16-wide tail after the 32-wide value passes), 5 keys a chunk.
+    attentionCase(11, 14, 2, 64, 16, [[1, 100], [3, 37], [1, 5]], 1),
+    attentionCase(12, 9, 3, 80, 16, [[1, 70], [2, 2]], 1),
   ];
   eachBackend((be, isa) => {
     cases.forEach((c, i) => {
