@@ -16,15 +16,16 @@ import type { WeightTensor } from "../weights/tensor.js";
 import { numElements } from "../weights/tensor.js";
 import { unpermuteQK } from "../weights/hf.js";
 import { readGguf, readTensors } from "../weights/gguf.js";
+import { createWeightHeap, type WeightHeap } from "../weights/file-io.js";
 import { metadataEntries, kv, type GgufKv } from "../weights/gguf-writer.js";
 import { writeGgufStreaming, type GgufTensorSpec } from "../weights/gguf-stream-writer.js";
 import { tokenizerKvs } from "../weights/tokenizer-gguf.js";
 import { configKvs, ropeFreqsTensor } from "../weights/model-metadata.js";
 import { dequantize } from "./dequant.js";
-import { quantize } from "./quantize.js";
+import { quantize, quantizeInto } from "./quantize.js";
 import { FILE_TYPE_NAMES, chooseTensorType, fileType, type FileType } from "./file-types.js";
 import { createQuantizePool, type QuantizePool } from "./quantize-pool.js";
-import { GgmlType, typeName, type GgmlType as GgmlTypeT } from "./formats.js";
+import { GgmlType, rowBytes, typeName, type GgmlType as GgmlTypeT } from "./formats.js";
 
 export interface PlannedTensor {
   readonly name: string;
@@ -91,9 +92,13 @@ export function tensorToF32(t: WeightTensor, into?: Float32Array): Float32Array 
 }
 
 /** Convert one tensor to `type` on this thread. */
-export function convertTensor(t: WeightTensor, type: GgmlTypeT): WeightTensor {
+export function convertTensor(t: WeightTensor, type: GgmlTypeT, heap?: WeightHeap): WeightTensor {
   if (t.type === type) return t;
-  const data = quantize(type, tensorToF32(t), numElements(t.dims));
+  const n = numElements(t.dims);
+  const src = tensorToF32(t);
+  if (!heap) return { name: t.name, type, dims: t.dims, data: quantize(type, src, n) };
+  const data = heap(rowBytes(type, n));
+  quantizeInto(type, src, 0, n, data, 0);
   return { name: t.name, type, dims: t.dims, data };
 }
 
@@ -114,6 +119,7 @@ export function quantizeModelFiles(files: ModelFiles, type: string, opts: Quanti
   const ft = resolveFileType(type, "quantize");
   const plan = new Map(planQuantization(files, ft, opts).map((p) => [p.name, p]));
   const converted = new Map<string, WeightTensor>();
+  const heap = createWeightHeap();  // the converted weights share huge-page chunks, as a loaded GGUF's
   return {
     ...files,
     tensorInfos: [...plan.values()].map((p) => ({ name: p.name, type: p.type, dims: p.dims })),
@@ -123,7 +129,7 @@ export function quantizeModelFiles(files: ModelFiles, type: string, opts: Quanti
       const src = files.getTensor(name);
       const p = plan.get(name);
       if (!src || !p) return src;
-      const t = convertTensor(src, p.type);
+      const t = convertTensor(src, p.type, heap);
       converted.set(name, t);
       // The source stays cached only when it is the result (already in the target type).
       if (t !== src) files.forgetTensor(name);

@@ -147,6 +147,10 @@ test("quantizeModelFiles: weights converted on first use with the reference quan
   const f32 = new Float32Array(64 * 64);
   dequantize(GgmlType.F32, src.data, f32.length, f32);
   assert.deepEqual(q.data, quantize(GgmlType.Q8_0, f32, f32.length));
+  // Converted weights are carved from the model's weight heap (huge-page chunks), not one buffer each.
+  const k = files.getTensor("blk.0.attn_k.weight")!;
+  assert.equal(k.data.buffer, q.data.buffer);
+  assert.equal(k.data.byteOffset - q.data.byteOffset, Math.ceil(q.data.byteLength / 64) * 64);
   assert.equal(files.getTensor("blk.0.ffn_down.weight")!.type, GgmlType.F16); // 172 is not a multiple of 32
   assert.equal(files.getTensor("blk.0.attn_norm.weight")!.type, GgmlType.F32);
   assert.equal(files.tensorInfos.find((t) => t.name === "output.weight")?.type, GgmlType.Q8_0);
