@@ -22,7 +22,7 @@ import { writeGgufStreaming, type GgufTensorSpec } from "../weights/gguf-stream-
 import { tokenizerKvs } from "../weights/tokenizer-gguf.js";
 import { configKvs, ropeFreqsTensor } from "../weights/model-metadata.js";
 import { dequantize } from "./dequant.js";
-import { quantize, quantizeInto } from "./quantize.js";
+import { quantizeInto } from "./quantize.js";
 import { FILE_TYPE_NAMES, chooseTensorType, fileType, type FileType } from "./file-types.js";
 import { createQuantizePool, type QuantizePool } from "./quantize-pool.js";
 import { GgmlType, rowBytes, typeName, type GgmlType as GgmlTypeT } from "./formats.js";
@@ -92,13 +92,11 @@ export function tensorToF32(t: WeightTensor, into?: Float32Array): Float32Array 
 }
 
 /** Convert one tensor to `type` on this thread. */
-export function convertTensor(t: WeightTensor, type: GgmlTypeT, heap?: WeightHeap): WeightTensor {
+export function convertTensor(t: WeightTensor, type: GgmlTypeT, alloc: WeightHeap = (bytes) => new Uint8Array(bytes)): WeightTensor {
   if (t.type === type) return t;
   const n = numElements(t.dims);
-  const src = tensorToF32(t);
-  if (!heap) return { name: t.name, type, dims: t.dims, data: quantize(type, src, n) };
-  const data = heap(rowBytes(type, n));
-  quantizeInto(type, src, 0, n, data, 0);
+  const data = alloc(rowBytes(type, n));
+  quantizeInto(type, tensorToF32(t), 0, n, data, 0);
   return { name: t.name, type, dims: t.dims, data };
 }
 

@@ -65,13 +65,13 @@ const SHARE_MAX = 16 << 20;
 const SLOT_ALIGN = 64;
 
 /**
- * Read [offset, offset + length) of an open file into a fresh off-heap buffer (allocUnsafeSlow: a
- * dedicated, non-pooled ArrayBuffer), in chunks under the 2 GiB-per-call limit of fs.readSync.
+ * Read [offset, offset + length) of an open file (a tensor's bytes) into fresh weight memory
+ * (allocWeightMemory), in chunks under the 2 GiB-per-call limit of fs.readSync.
  */
 export function readFileRegion(fd: number, path: string, field: string, offset: number, length: number): Uint8Array {
-  const buf = Buffer.allocUnsafeSlow(length);
-  readFully(fd, path, field, buf, offset);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const mem = allocWeightMemory(length);
+  readFully(fd, path, field, mem, offset);
+  return mem;
 }
 
 export const MAX_READ = 1 << 30;
