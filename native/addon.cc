@@ -149,10 +149,19 @@ bool check_weight(Call& c, int64_t type, int64_t cols, int64_t rows, size_t byte
   if (cols <= 0 || cols % ti.blockSize != 0)
     return c.fail_range("weight rows of " + std::to_string(cols) + " elements are not a multiple of the block size " +
                         std::to_string(ti.blockSize) + " of " + type_label(type));
+  if (type == T_Q8_0_X16 && rows % kPackRows != 0)
+    return c.fail_range("a packed Q8_0 weight has whole tiles of " + std::to_string(kPackRows) + " rows, got " + std::to_string(rows));
   *rowBytes = row_bytes((int)type, cols);
   if ((double)*rowBytes * (double)rows > (double)bytes)
     return c.fail_range("weight data has " + std::to_string(bytes) + " bytes, " + std::to_string(rows) + " rows need " +
                         std::to_string(*rowBytes * (size_t)rows));
+  return true;
+}
+
+// A matmul kernel for `type` in this ISA's table (a packed type has one only where packWeight made it).
+bool has_kernel(Call& c, const KernelTable* kt, int64_t type) {
+  if (c.failed) return false;
+  if (!kt->mm[type].fn) return c.fail_range(type_label(type) + " has no " + kt->name + " matmul kernel (packed for another ISA?)");
   return true;
 }
 
@@ -172,7 +181,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   size_t rowBytes;
   if (!c.ctx(0, &kt, &nth) || !c.u8(1, "w", &w, &wLen) || !c.count(2, "type", &type) || !c.count(3, "cols", &cols) ||
       !c.count(4, "rows", &rows) || !c.f32(5, "x", &x, &xLen) || !c.count(6, "n", &n) || !c.f32(7, "out", &out, &outLen) ||
-      !check_weight(c, type, cols, rows, wLen, &rowBytes) || !need(c, "x", xLen, (double)n * cols) ||
+      !check_weight(c, type, cols, rows, wLen, &rowBytes) || !has_kernel(c, kt, type) || !need(c, "x", xLen, (double)n * cols) ||
       !need(c, "out", outLen, (double)n * rows))
     return nullptr;
   op_matmul(kt, nth, (int)type, w, rows, cols, x, n, out);
@@ -198,7 +207,7 @@ napi_value MatmulMany(napi_env env, napi_callback_info info) {
     size_t rowBytes;
     const size_t a = 4 + 4 * (size_t)i;
     if (!c.u8(a, "w", &w, &wLen) || !c.count(a + 1, "type", &type) || !c.count(a + 2, "rows", &rows) ||
-        !c.f32(a + 3, "out", &out, &outLen) || !check_weight(c, type, cols, rows, wLen, &rowBytes) ||
+        !c.f32(a + 3, "out", &out, &outLen) || !check_weight(c, type, cols, rows, wLen, &rowBytes) || !has_kernel(c, kt, type) ||
         !need(c, "out", outLen, (double)n * rows))
       return nullptr;
     specs[i] = MatmulSpec{(int)type, w, rows, out};
@@ -397,6 +406,22 @@ napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
   return c.num(0);
 }
 
+// packWeight(ctx, w, type, cols, rows) -> the packed type now in w (rewritten in place), or -1 when
+// this ISA has no packed layout for it (w untouched): Q8_0 with rows a multiple of 16, AVX-512 VNNI.
+napi_value PackWeight(napi_env env, napi_callback_info info) {
+  Call c(env, info, "packWeight");
+  const KernelTable* kt; int nth;
+  uint8_t* w; size_t wLen;
+  int64_t type, cols, rows;
+  size_t rowBytes;
+  if (!c.ctx(0, &kt, &nth) || !c.u8(1, "w", &w, &wLen) || !c.count(2, "type", &type) || !c.count(3, "cols", &cols) ||
+      !c.count(4, "rows", &rows) || !check_weight(c, type, cols, rows, wLen, &rowBytes))
+    return nullptr;
+  if (type != T_Q8_0 || rows % kPackRows != 0 || !kt->mm[T_Q8_0_X16].fn) return c.num(-1);
+  pack_q8_0_x16(w, rows, cols);
+  return c.num(T_Q8_0_X16);
+}
+
 // peak(ctx, kind, iters) -> operations per second (kind 0: fp32 FMA flops, 1: int8 dot ops, both on
 // 256-bit vectors; 2, 3: the same on 512-bit vectors, 0 when the kernel set has none)
 napi_value Peak(napi_env env, napi_callback_info info) {
@@ -442,7 +467,7 @@ NAPI_MODULE_INIT() {
       {"info", Info},       {"matmul", Matmul},   {"matmulMany", MatmulMany},   {"getRows", GetRows}, {"rmsNorm", RmsNorm},
       {"rope", Rope},       {"storeKv", StoreKv}, {"attention", Attention}, {"siluMul", SiluMul},
       {"add", Add},         {"addBias", AddBias}, {"scanRows", ScanRows}, {"streamRead", StreamRead},
-      {"peak", Peak},       {"adviseHugePages", AdviseHugePages},
+      {"peak", Peak},       {"adviseHugePages", AdviseHugePages}, {"packWeight", PackWeight},
   };
   for (const auto& f : fns) {
     napi_value fn;

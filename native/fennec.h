@@ -12,8 +12,14 @@ namespace fennec {
 enum GgmlType : int {
   T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
   T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30,
+  // Fennec's own (not ggml's): Q8_0 with its rows interleaved by 16 at load (pack_q8_0_x16 in
+  // ops.cc): per tile of 16 rows and block of 32, the 16 f16 scales (32 bytes), then for each group
+  // g of 4 elements the 16 rows' 4 values as u8 (q + 128) (8 x 64 bytes): 544 bytes, 16 x 34, so a
+  // tile of 16 rows is exactly 16 Q8_0 rows long and row r of a tile starts at tile * 16 * rowBytes.
+  T_Q8_0_X16 = 48,
 };
-constexpr int kMaxType = 40;
+constexpr int kMaxType = 49;
+constexpr int kPackRows = 16;  // rows per tile of a packed type
 
 struct TypeInfo { int blockSize; int typeSize; };
 // {0, 0} for types the native backend does not handle.
@@ -27,6 +33,7 @@ static constexpr TypeInfo type_info(int type) {
     case T_Q5_0: return {32, 22};
     case T_Q5_1: return {32, 24};
     case T_Q8_0: return {32, 34};
+    case T_Q8_0_X16: return {32, 34};
     case T_Q2_K: return {256, 84};
     case T_Q3_K: return {256, 110};
     case T_Q4_K: return {256, 144};
@@ -53,12 +60,13 @@ enum ActFormat : int {
 constexpr int kActFormats = 5;
 
 // One activation block of 32, quantized symmetric to int8: x[i] ~ d * qs[i], qs in [-127, 127].
-// s = d * sum(qs), sum = sum(qs) (both used to fold the weights' offsets / mins out of the int dot).
+// s = d * sum(qs), sum = sum(qs) (both used to fold the weights' offsets / mins out of the int dot);
+// sum128 = -128 * sum, the start of a dot against u8 weights q + 128 (T_Q8_0_X16).
 struct ActQ8 {
   float d;
   float s;
   int32_t sum;
-  int32_t pad;
+  int32_t sum128;
   int8_t qs[32];
 };
 static_assert(sizeof(ActQ8) == 48, "ActQ8 layout");

@@ -8,6 +8,7 @@
 import { createBackend, type BackendKind } from "./backend/registry.js";
 import type { Backend } from "./backend/backend.js";
 import type { ModelConfig } from "./models/config.js";
+import { packedModelFiles } from "./backend/pack-weights.js";
 import { buildModel } from "./models/registry.js";
 import type { Model } from "./models/llama.js";
 import { generate, type GenerateParams, type GenerationChunk } from "./engine/generate.js";
@@ -71,7 +72,7 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
   const kvCacheDtype = parseKvDtype("kvCacheDtype", opts.kvCacheDtype ?? DEFAULT_KV_DTYPE);
   checkKvDtype(kvCacheDtype, files.config.numKvHeads, files.config.headDim);
   const backend = createBackend(opts.backend ?? "auto", opts.threads);
-  const model = buildModel(files, backend);
+  const model = buildModel(packedModelFiles(files, backend), backend);
   const extraStopIds = files.generationDefaults.eosTokenIds ?? [];
   return {
     files: opened,

@@ -67,6 +67,13 @@ export interface Backend {
    */
   matmulMany?(ws: readonly WeightTensor[], x: Float32Array, n: number, outs: readonly Float32Array[]): void;
 
+  /**
+   * Optional: a weight rewritten, in place, into a layout this backend's matmul and getRows read
+   * faster (a load-time repack, as llama.cpp's CPU "extra" buffer types). Returns the tensor to use
+   * from then on (w itself when there is nothing to do); w's bytes then belong to the result only.
+   */
+  packWeight?(w: WeightTensor): WeightTensor;
+
   /** out[i, :] = row ids[i] of w, dequantized to fp32 (embedding lookup). */
   getRows(w: WeightTensor, ids: ArrayLike<number>, out: Float32Array): void;
 

@@ -281,6 +281,9 @@ export function dequantizeRow(w: WeightTensor, row: number, dst: Float32Array, d
   if (!Number.isInteger(row) || row < 0 || row >= numRows) {
     throw new RangeError(`dequantizeRow: row ${row} out of range [0, ${numRows}) for ${w.name}`);
   }
+  if (w.packing) {
+    throw new Error(`dequantizeRow: ${w.name} is packed (${w.packing}) for the backend that loaded it; read the model again for another backend`);
+  }
   const format = FORMATS.get(w.type);
   if (format && cols % format.blockSize !== 0) {
     throw new Error(`dequantizeRow: ${w.name} has rows of ${cols} elements, not a multiple of the ${format.name} block size (${format.blockSize})`);

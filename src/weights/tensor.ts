@@ -10,6 +10,11 @@ export interface WeightTensor {
   readonly type: GgmlType;
   readonly dims: readonly number[];
   readonly data: Uint8Array;
+  /**
+   * Set when a backend rewrote `data` into a layout of its own at load (Backend.packWeight); only
+   * that backend reads it. "q8_0x16": Q8_0 with rows interleaved by 16 (native, AVX-512 VNNI).
+   */
+  readonly packing?: "q8_0x16";
 }
 
 export function numElements(dims: readonly number[]): number {

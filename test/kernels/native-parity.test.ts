@@ -112,11 +112,13 @@ function weight(type: TypeName, cols: number, rows: number): WeightTensor {
   return w;
 }
 
-function checkMatmul(be: Backend, isa: NativeIsa, type: TypeName, cols: number, rows: number, n: number): void {
+/** `native`: the weight as the native backend reads it (a packed copy of w), w itself by default. */
+function checkMatmul(be: Backend, isa: NativeIsa, type: TypeName, cols: number, rows: number, n: number,
+                     native?: WeightTensor): void {
   const w = weight(type, cols, rows);
   const x = randn(rng(cols + 1000 * n + rows), n * cols);
   const got = new Float32Array(n * rows).fill(NaN);
-  be.matmul(w, x, n, got);
+  be.matmul(native ?? w, x, n, got);
   const exact = new Float32Array(n * rows);
   ref.matmul(w, x, n, exact);
   // |w| per element, to bound each output.
@@ -126,7 +128,7 @@ function checkMatmul(be: Backend, isa: NativeIsa, type: TypeName, cols: number, 
   const { xq, step } = block ? quantizeActs(x, block) : { xq: x, step: new Float32Array(x.length) };
   const onXq = new Float32Array(n * rows);
   if (block) ref.matmul(w, xq, n, onXq);
-  const what = `${isa} ${type} cols=${cols} rows=${rows} n=${n}`;
+  const what = `${isa} ${type}${native?.packing ? ` (${native.packing})` : ""} cols=${cols} rows=${rows} n=${n}`;
   let predicted = 0;
   let energy = 0;
   for (let t = 0; t < n; t++) {
@@ -193,6 +195,73 @@ test("matmul: single-threaded, and large enough to split tokens and rows across 
     // prompt once crashed on a group storing past its 16 lanes; later groups overwrote the rows, so
     // only the out-of-bounds read was wrong and this parity check alone did not see it.
     checkMatmul(createNativeBackend({ isa, threads: 2 }) as Backend, isa, "Q8_0", 256, 64, 300);
+  }
+});
+
+// ---- packed weights (Backend.packWeight: Q8_0 rows interleaved by 16, AVX-512 VNNI)
+
+/** be's packing of a copy of w (packWeight rewrites its input in place); undefined when be keeps the layout. */
+function packedCopy(be: Backend, w: WeightTensor): WeightTensor | undefined {
+  const p = be.packWeight?.({ ...w, data: w.data.slice() });
+  return p?.packing ? p : undefined;
+}
+
+test("packed Q8_0 matches the reference: matmul at every batch size (decode, tiles, chunks), getRows", { skip }, () => {
+  for (const isa of ISAS) {
+    for (const threads of [1, 3]) {
+      const be = createNativeBackend({ isa, threads }) as Backend;
+      for (const cols of [32, 96, 1056]) {
+        for (const rows of [16, 48, 144]) {
+          const w = weight("Q8_0", cols, rows);
+          const p = packedCopy(be, w);
+          if (isa !== "avx512vnni") {
+            assert.equal(p, undefined, `${isa}: no packed layout, the weight stays as read`);
+            continue;
+          }
+          assert.ok(p, `${isa}: Q8_0 [${cols}, ${rows}] is packed`);
+          assert.notDeepEqual(p.data, w.data, "the bytes are rewritten");
+          // 1: decode (two dot chains); 2..16: one tile call; 17, 33: a padded last group; 70: two 64-token chunks.
+          for (const n of [1, 2, 3, 5, 16, 17, 33, 70]) {
+            if (cols * rows * n > 2_000_000) continue;
+            checkMatmul(be, isa, "Q8_0", cols, rows, n, p);
+          }
+          const ids = [0, rows - 1, 5, 15, Math.min(16, rows - 1), rows >> 1];
+          const got = new Float32Array(ids.length * cols);
+          const want = new Float32Array(ids.length * cols);
+          be.getRows(p, Int32Array.from(ids), got);
+          ref.getRows(w, ids, want);
+          assert.deepEqual(got, want, `${isa} getRows of packed [${cols}, ${rows}]`);
+        }
+      }
+    }
+  }
+});
+
+test("packWeight leaves what it cannot pack, and a packed weight is refused where it cannot be read", { skip }, () => {
+  const vnni = ISAS.includes("avx512vnni") ? createNativeBackend({ isa: "avx512vnni", threads: 2 }) as Backend : undefined;
+  if (vnni) {
+    for (const w of [weight("Q8_0", 96, 37), weight("Q4_0", 96, 48), weight("F16", 40, 16)]) {
+      const copy = { ...w, data: w.data.slice() };
+      assert.equal(vnni.packWeight?.(copy), copy, `${w.name} is not packable: the same tensor back`);
+      assert.deepEqual(copy.data, w.data, `${w.name}: bytes untouched`);
+    }
+    const prev = process.env.FENNEC_PACK;
+    process.env.FENNEC_PACK = "0";
+    try {
+      const w = weight("Q8_0", 96, 48);
+      const copy = { ...w, data: w.data.slice() };
+      assert.equal(vnni.packWeight?.(copy), copy, "FENNEC_PACK=0 keeps the file's layout");
+    } finally {
+      if (prev === undefined) delete process.env.FENNEC_PACK;
+      else process.env.FENNEC_PACK = prev;
+    }
+    const p = packedCopy(vnni, weight("Q8_0", 96, 48)) as WeightTensor;
+    assert.equal(vnni.packWeight?.(p), p, "packing twice is a no-op");
+    assert.throws(() => ref.matmul(p, new Float32Array(96), 1, new Float32Array(48)), /is packed \(q8_0x16\)/);
+    if (ISAS.includes("avx2")) {
+      const avx2 = createNativeBackend({ isa: "avx2", threads: 1 }) as Backend;
+      assert.throws(() => avx2.matmul(p, new Float32Array(96), 1, new Float32Array(48)), /no avx2 matmul kernel/);
+    }
   }
 });
 

@@ -62,6 +62,20 @@ export interface NativeAddon {
   peak(ctx: number, kind: 0 | 1 | 2 | 3, iters: number): number;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of buf (Linux); returns the bytes advised, 0 elsewhere. */
   adviseHugePages(buf: Uint8Array): number;
+  /**
+   * Rewrites w in place into this ISA's packed layout for its type and returns the packed type id
+   * (for matmul / getRows), or -1 with w untouched when there is none (only Q8_0 with rows a
+   * multiple of 16, on AVX-512 VNNI: PACKED_Q8_0_X16).
+   */
+  packWeight(ctx: number, w: Uint8Array, type: number, cols: number, rows: number): number;
+}
+
+/** The addon's id of Q8_0 packed by packWeight (T_Q8_0_X16 in native/fennec.h; not a ggml type). */
+export const PACKED_Q8_0_X16 = 48;
+
+/** The type id the addon reads a weight's bytes as: its own, or its packed layout's. */
+function addonType(w: WeightTensor): number {
+  return w.packing === "q8_0x16" ? PACKED_Q8_0_X16 : w.type;
 }
 
 export type NativeLoad =
@@ -90,7 +104,7 @@ function packageRoot(): string {
 function isNativeAddon(v: unknown): v is NativeAddon {
   if (typeof v !== "object" || v === null) return false;
   const names = ["info", "matmul", "matmulMany", "getRows", "rmsNorm", "rope", "storeKv", "attention", "siluMul", "add", "addBias",
-    "scanRows", "streamRead", "peak", "adviseHugePages"];
+    "scanRows", "streamRead", "peak", "adviseHugePages", "packWeight"];
   return names.every((n) => typeof (v as Record<string, unknown>)[n] === "function");
 }
 
@@ -172,7 +186,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
 
     matmul(w, x, n, out) {
       const { cols, rows } = checkWeight("matmul", w);
-      addon.matmul(ctx, w.data, w.type, cols, rows, x, n, out);
+      addon.matmul(ctx, w.data, addonType(w), cols, rows, x, n, out);
     },
 
     matmulMany(ws, x, n, outs) {
@@ -188,10 +202,18 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
           if (cols !== first.cols) {
             throw new InvalidArgumentError("ws", `${w.name} has rows of ${cols} elements, ${(ws[0] as WeightTensor).name} of ${first.cols}`);
           }
-          groups.push(w.data, w.type, rows, outs[i] as Float32Array);
+          groups.push(w.data, addonType(w), rows, outs[i] as Float32Array);
         }
         addon.matmulMany(ctx, x, n, first.cols, ...groups);
       }
+    },
+
+    // Q8_0 matrices packed by 16 rows (native/x86_packed.inc): one stream per tile for decode, no
+    // per-tile unpacking before a batch's int8 dots. FENNEC_PACK=0 keeps the file's layout.
+    packWeight(w) {
+      if (w.packing || w.type !== GgmlType.Q8_0 || w.dims.length !== 2 || process.env.FENNEC_PACK === "0") return w;
+      const { cols, rows } = checkWeight("packWeight", w);
+      return addon.packWeight(ctx, w.data, w.type, cols, rows) < 0 ? w : { ...w, packing: "q8_0x16" };
     },
 
     getRows(w, ids, out) {
@@ -208,7 +230,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
           idArr[i] = id;
         }
       }
-      addon.getRows(ctx, w.data, w.type, cols, rows, idArr, out);
+      addon.getRows(ctx, w.data, addonType(w), cols, rows, idArr, out);
     },
 
     rmsNorm(x, weight, n, dim, eps, out) {

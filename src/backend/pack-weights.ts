@@ -1,0 +1,38 @@
+/**
+ * Load-time weight packing: ModelFiles whose matrices come in the backend's own layout
+ * (Backend.packWeight), each packed as it is first read, as llama.cpp's CPU backend repacks Q4_0 /
+ * IQ4_NL into interleaved "extra" buffers at load. Packing rewrites the freshly read bytes in
+ * place, so it costs no memory and no second copy is ever resident.
+ */
+import type { Backend } from "./backend.js";
+import type { ModelFiles } from "../weights/model-files.js";
+import type { WeightTensor } from "../weights/tensor.js";
+
+/**
+ * `files` with its 2-D tensors (the matmul weights and the token embedding) packed for `backend`.
+ * The inner files forget each tensor once it is packed (its bytes now hold the packed layout): a
+ * later read through them gets the file's bytes again. Call before anything has read a tensor.
+ */
+export function packedModelFiles(files: ModelFiles, backend: Backend): ModelFiles {
+  const pack = backend.packWeight?.bind(backend);
+  if (!pack) return files;
+  const packed = new Map<string, WeightTensor>();
+  return {
+    ...files,
+    getTensor(name: string): WeightTensor | undefined {
+      const hit = packed.get(name);
+      if (hit) return hit;
+      const t = files.getTensor(name);
+      if (!t || t.dims.length !== 2) return t;
+      const p = pack(t);
+      if (p === t) return t;
+      files.forgetTensor(name);
+      packed.set(name, p);
+      return p;
+    },
+    forgetTensor(name: string): void {
+      packed.delete(name);
+      files.forgetTensor(name);
+    },
+  };
+}
