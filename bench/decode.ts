@@ -7,7 +7,8 @@
  *
  *   npm run bench:decode -- <model.gguf> [--threads N] [--pp 512] [--tg 128] [--reps 3] [--no-llama] [--kv-dtype f16|q8_0|f32]
  *   npm run bench:decode -- --presets [--all | --models a,b] [--types q8_0,q4_k_m] [--threads N] [--reps 3] [--cache-dir DIR]
- *   add --hugepages-ab to also compare Fennec's decode with 4 KiB and huge-page weight memory, in one process
+ *   --hugepages-ab instead compares Fennec's decode with 4 KiB and huge-page weight memory, in one process;
+ *   --pack-ab its decode (1 and 16 sequences) with weights in the file's layout and packed at load
  *
  * --presets synthesizes qwen2.5-0.5b and llama-3.2-1b (--all: also smollm2-135m, tinyllama-1.1b) at
  * each type into a cache directory (reused on the next run) and prints a markdown table.
@@ -49,6 +50,7 @@ const { values: flags, positionals } = parseArgs({
     child: { type: "string" },
     "kv-dtype": { type: "string" },
     "hugepages-ab": { type: "boolean" },
+    "pack-ab": { type: "boolean" },
   },
 });
 const threads = flags.threads !== undefined ? Number(flags.threads) : os.availableParallelism();
@@ -161,30 +163,43 @@ async function benchFennec(file: string): Promise<Speeds> {
   return { pp, tg, backend: m.backend.name };
 }
 
-interface HugePagesAB { off: number; on: number; fasterRounds: number; rounds: number }
+interface AB { off: number; on: number; fasterRounds: number; rounds: number }
 
 /**
- * --hugepages-ab: the same file loaded twice in one process, with 4 KiB pages (FENNEC_HUGEPAGES=0)
- * and with huge pages, decoding alternately in rounds of 10 tokens, so both see the same machine
- * (this VM's bandwidth moves too much between runs to compare two separate runs).
+ * --hugepages-ab, --pack-ab: the same file loaded twice in one process, with the setting off (env
+ * var "0") and on ("1"), `seqs` sequences decoding alternately in rounds of 10 steps, so both see the
+ * same machine (this VM's bandwidth moves too much between runs to compare two separate runs).
+ * Medians over the rounds, in generated tokens/s (seqs per step).
  */
-async function benchHugePagesAB(file: string): Promise<HugePagesAB> {
+async function benchAB(file: string, env: string, seqs: number): Promise<AB> {
   const ROUNDS = 12;
   const STEPS = 10;
   const models: Loaded[] = [];
   for (const setting of ["0", "1"]) {
-    process.env.FENNEC_HUGEPAGES = setting;  // read when the weights are allocated
+    process.env[env] = setting;  // read while the model loads
     models.push(await loadModel(file, { backend: "native", threads }));
   }
-  const kvs = models.map((m) => m.model.createKvCache(Math.ceil((ROUNDS * STEPS + 1) / 16), 16, KV_DTYPE));
-  const tokens = models.map(() => 100);
+  const blocksPerSeq = Math.ceil((ROUNDS * STEPS + 1) / 16);
+  const tables = Array.from({ length: seqs }, (_, s) => Int32Array.from({ length: blocksPerSeq }, (_, i) => s * blocksPerSeq + i));
+  const kvs = models.map((m) => m.model.createKvCache(seqs * blocksPerSeq, 16, KV_DTYPE));
+  const tokens = models.map(() => Array.from({ length: seqs }, (_, s) => 100 + s));
+  const step = (k: number, pos: number): void => {
+    const m = models[k] as Loaded;
+    const logits = m.model.forward({
+      tokenIds: Int32Array.from(tokens[k] as number[]), positions: new Int32Array(seqs).fill(pos),
+      slotMapping: Int32Array.from(tables, (t) => (t[pos >> 4] as number) * 16 + (pos & 15)),
+      seqs: tables.map((t, s) => ({ queryStart: s, queryLen: 1, contextLen: pos + 1, blockTable: t })),
+      logitIndices: Int32Array.from(tables, (_, s) => s),
+    }, kvs[k] as Kv);
+    const vocab = m.config.vocabSize;
+    tokens[k] = (tokens[k] as number[]).map((_, s) => argmax(logits.subarray(s * vocab, (s + 1) * vocab), vocab));
+  };
   const perRound: number[][] = [[], []];
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < 2; k++) {
-      const m = models[k] as Loaded;
       const t0 = performance.now();
-      for (let i = 0; i < STEPS; i++) tokens[k] = argmax(forwardOne(m, kvs[k] as Kv, [tokens[k] as number], r * STEPS + i), m.config.vocabSize);
-      (perRound[k] as number[]).push(STEPS / ((performance.now() - t0) / 1000));
+      for (let i = 0; i < STEPS; i++) step(k, r * STEPS + i);
+      (perRound[k] as number[]).push(seqs * STEPS / ((performance.now() - t0) / 1000));
     }
   }
   const [off, on] = perRound as [number[], number[]];
@@ -260,16 +275,25 @@ const rooflineTg = (r: Row): number => (bestBandwidth() * 1e9) / r.bytes;
 const f1 = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const ratio = (a: number, b: number | undefined): string => (b === undefined ? "-" : `${(a / b).toFixed(2)}x`);
 
-/** --hugepages-ab: prints the comparison instead of the pp / tg table row. */
-function printHugePagesAB(file: string, name: string): void {
-  const ab = JSON.parse(childOutput("hpab", file)) as HugePagesAB;
-  console.log(`${name}: Fennec decode with 4 KiB pages ${f1(ab.off)} tok/s, with huge pages ${f1(ab.on)} tok/s (${ratio(ab.on, ab.off)}); ` +
-    `huge pages faster in ${ab.fasterRounds} of ${ab.rounds} alternating rounds of 10 tokens`);
+/** --hugepages-ab / --pack-ab: prints the comparisons instead of the pp / tg table row. */
+function printAB(file: string, name: string): void {
+  const runs: readonly (readonly [flag: "hugepages-ab" | "pack-ab", env: string, off: string, on: string, seqs: readonly number[]])[] = [
+    ["hugepages-ab", "FENNEC_HUGEPAGES", "with 4 KiB pages", "with huge pages", [1]],
+    ["pack-ab", "FENNEC_PACK", "in the file's layout", "packed at load", [1, 16]],
+  ];
+  for (const [flag, env, offName, onName, seqsList] of runs) {
+    if (!flags[flag]) continue;
+    for (const seqs of seqsList) {
+      const ab = JSON.parse(childOutput(`ab:${env}:${seqs}`, file)) as AB;
+      console.log(`${name}, ${seqs} sequence${seqs > 1 ? "s" : ""}: Fennec decode ${offName} ${f1(ab.off)} tok/s, ${onName} ${f1(ab.on)} tok/s ` +
+        `(${ratio(ab.on, ab.off)}); faster in ${ab.fasterRounds} of ${ab.rounds} alternating rounds of 10 steps`);
+    }
+  }
 }
 
 async function benchFile(file: string, name: string): Promise<Row | undefined> {
-  if (flags["hugepages-ab"]) {
-    printHugePagesAB(file, name);
+  if (flags["hugepages-ab"] || flags["pack-ab"]) {
+    printAB(file, name);
     return undefined;
   }
   const { bytes, size } = bytesPerToken(file);
@@ -314,7 +338,7 @@ function childOutput(what: string, file: string): string {
 
 async function child(what: string, file: string): Promise<void> {
   const result = what === "fennec" ? await benchFennec(file)
-    : what === "hpab" ? await benchHugePagesAB(file)
+    : what.startsWith("ab:") ? await benchAB(file, what.split(":")[1] as string, Number(what.split(":")[2]))
     : await benchLlama(file, openModelFiles(file).config.vocabSize);
   console.log(JSON.stringify(result));
   process.exit(0);
@@ -365,7 +389,7 @@ async function main(): Promise<void> {
     const row = await benchFile(file, `${path.basename(file)} (${(parameterCount(c) / 1e6).toFixed(0)}M params)`);
     if (row) rows.push(row);
   }
-  if (rows.length === 0) process.exit(0);  // --hugepages-ab
+  if (rows.length === 0) process.exit(0);  // --hugepages-ab, --pack-ab
   sampleBandwidth();
   console.log("");
   console.log(`memory read bandwidth samples: ${bandwidthSamples.map((b) => b.toFixed(1)).join(", ")} GB/s; roofline uses the best, ${bestBandwidth().toFixed(1)} GB/s`);
