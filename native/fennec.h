@@ -20,6 +20,11 @@ enum GgmlType : int {
 };
 constexpr int kMaxType = 49;
 constexpr int kPackRows = 16;  // rows per tile of a packed type
+// T_Q8_0_X16: bytes of one block of 32 for a tile's 16 rows, and where in it row r's f16 scale and
+// row r's 4 values of group g (elements 4g..4g+3) sit. One layout for the packer, the kernel and getRows.
+constexpr size_t kX16BlockBytes = 16 * 34;
+static inline size_t x16_scale_at(int r) { return 2 * (size_t)r; }
+static inline size_t x16_quad_at(int g, int r) { return 32 + 64 * (size_t)g + 4 * (size_t)r; }
 
 struct TypeInfo { int blockSize; int typeSize; };
 // {0, 0} for types the native backend does not handle.

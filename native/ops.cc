@@ -370,15 +370,15 @@ void pack_q8_0_x16(uint8_t* w, int64_t rows, int64_t cols) {
     uint8_t* dst = w + (size_t)r0 * rowBytes;
     memcpy(tile.data(), dst, tile.size());
     for (int64_t b = 0; b < nb; b++) {
-      uint8_t* o = dst + (size_t)b * 16 * 34;
+      uint8_t* o = dst + (size_t)b * kX16BlockBytes;
       for (int r = 0; r < kPackRows; r++) {
         const uint8_t* blk = tile.data() + (size_t)r * rowBytes + (size_t)b * 34;
-        memcpy(o + 2 * r, blk, 2);
+        memcpy(o + x16_scale_at(r), blk, 2);
         for (int g = 0; g < 8; g++) {
           uint32_t v;
           memcpy(&v, blk + 2 + 4 * g, 4);
           v ^= 0x80808080u;  // s8 -> u8 (q + 128)
-          memcpy(o + 32 + 64 * g + 4 * r, &v, 4);
+          memcpy(o + x16_quad_at(g, r), &v, 4);
         }
       }
     }
@@ -390,12 +390,12 @@ void unpack_q8_0_x16_row(const uint8_t* w, size_t rowBytes, int64_t row, uint8_t
   const uint8_t* tile = w + (size_t)(row / kPackRows) * kPackRows * rowBytes;
   const int r = (int)(row % kPackRows);
   for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* o = tile + (size_t)b * 16 * 34;
+    const uint8_t* o = tile + (size_t)b * kX16BlockBytes;
     uint8_t* blk = dst + (size_t)b * 34;
-    memcpy(blk, o + 2 * r, 2);
+    memcpy(blk, o + x16_scale_at(r), 2);
     for (int g = 0; g < 8; g++) {
       uint32_t v;
-      memcpy(&v, o + 32 + 64 * g + 4 * r, 4);
+      memcpy(&v, o + x16_quad_at(g, r), 4);
       v ^= 0x80808080u;
       memcpy(blk + 2 + 4 * g, &v, 4);
     }

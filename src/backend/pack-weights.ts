@@ -9,7 +9,7 @@ import type { ModelFiles } from "../weights/model-files.js";
 import type { WeightTensor } from "../weights/tensor.js";
 
 /**
- * `files` with its 2-D tensors (the matmul weights and the token embedding) packed for `backend`.
+ * `files` with the tensors `backend` packs (its matrices: matmul weights, the token embedding) packed.
  * The inner files forget each tensor once it is packed (its bytes now hold the packed layout): a
  * later read through them gets the file's bytes again. Call before anything has read a tensor.
  */
@@ -23,8 +23,8 @@ export function packedModelFiles(files: ModelFiles, backend: Backend): ModelFile
       const hit = packed.get(name);
       if (hit) return hit;
       const t = files.getTensor(name);
-      if (!t || t.dims.length !== 2) return t;
-      const p = pack(t);
+      if (!t) return t;
+      const p = pack(t);  // the backend decides what it packs (it leaves vectors and other types as they are)
       if (p === t) return t;
       files.forgetTensor(name);
       packed.set(name, p);
