@@ -16,7 +16,7 @@
   "targets": [
     {
       "target_name": "fennec_native",
-      "sources": ["native/addon.cc", "native/ops.cc", "native/pool.cc", "native/kernels_scalar.cc"],
+      "sources": ["native/addon.cc", "native/ops.cc", "native/pack.cc", "native/pool.cc", "native/kernels_scalar.cc"],
       "libraries": ["-lpthread"],
       "conditions": [
         ["target_arch=='x64'", {

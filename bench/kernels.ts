@@ -17,6 +17,9 @@
  * output dim), e.g. qwen2.5-0.5b's 896x4864 (ffn gate/up), 4864x896 (ffn down), 896x151936 (output);
  * a type whose block size does not divide cols is skipped for that shape.
  *
+ * A type name ending in "x16" (Q8_0x16, Q5_0x16, Q4_Kx16, Q6_Kx16) is that type packed at load as
+ * Fennec does on AVX-512 VNNI (rows interleaved by 16, native/x86_packed.inc).
+ *
  * Weights are random but valid (quantized with src/quant/quantize.ts), 256 rows quantized once and
  * tiled to the full matrix; the decode set cycles through enough matrices (> 4x the L3) that every
  * call streams its weights from DRAM, as a real decode step does.
@@ -159,9 +162,9 @@ if (flags.attention) {
 }
 
 // ---- matmul
-const PACKED_Q8_0 = "Q8_0x16";
 const TYPES: readonly string[] = flags.types?.split(",") ??
-  ["F32", "F16", "BF16", "Q8_0", PACKED_Q8_0, "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q3_K", "Q2_K"];
+  ["F32", "F16", "BF16", "Q8_0", "Q8_0x16", "Q4_0", "Q4_1", "Q5_0", "Q5_0x16", "Q5_1", "Q4_K", "Q4_Kx16", "Q5_K", "Q6_K", "Q6_Kx16",
+    "Q3_K", "Q2_K"];
 const SHAPES: readonly { cols: number; rows: number }[] = (flags.shape ?? "4096x4096").split(",").map((s) => {
   const m = /^(\d+)x(\d+)$/.exec(s.trim());
   if (!m) {
@@ -197,18 +200,18 @@ for (const { cols: COLS, rows: ROWS } of SHAPES) {
   console.log("");
   console.log(`matmul ${COLS} -> ${ROWS} (cols x rows): batch 1 streams a >= ${SET_BYTES / 2 ** 20} MiB weight set; batch ${batch} ` +
     `reuses one matrix (in cache), then streams the set (from DRAM)`);
-  console.log("type   | batch 1: us/call   GB/s  %bw | batch " + `${batch}`.padEnd(3) + ": ms/call  GFLOP/s  %peak  %fma | DRAM: ms/call  GFLOP/s  %peak");
+  console.log("type    | batch 1: us/call   GB/s  %bw | batch " + `${batch}`.padEnd(3) + ": ms/call  GFLOP/s  %peak  %fma | DRAM: ms/call  GFLOP/s  %peak");
   for (const name of TYPES) {
-    // Q8_0x16: Q8_0 packed at load as Fennec does on AVX-512 VNNI (rows interleaved by 16).
-    const packed = name === PACKED_Q8_0;
-    const type = packed ? GgmlType.Q8_0 : (GgmlType as Record<string, GgmlType>)[name];
+    // "<type>x16": the type packed at load as Fennec does on AVX-512 VNNI (rows interleaved by 16).
+    const packed = name.endsWith("x16");
+    const type = (GgmlType as Record<string, GgmlType>)[packed ? name.slice(0, -3) : name];
     const f = type !== undefined ? FORMATS.get(type) : undefined;
     if (type === undefined || !f) {
       console.log(`${name}: unknown type`);
       continue;
     }
     if (COLS % f.blockSize !== 0) {
-      console.log(`${name.padEnd(6)} | (skipped: ${COLS} cols is not a multiple of the block size ${f.blockSize})`);
+      console.log(`${name.padEnd(7)} | (skipped: ${COLS} cols is not a multiple of the block size ${f.blockSize})`);
       continue;
     }
     const matBytes = rowBytes(type, COLS) * ROWS;
@@ -218,7 +221,7 @@ for (const { cols: COLS, rows: ROWS } of SHAPES) {
     if (packed) {
       mmType = ws.map((w) => addon.packWeight(ctx, w, type, COLS, ROWS))[0] as number;
       if (mmType < 0) {
-        console.log(`${name.padEnd(6)} | (skipped: no packed layout on ${isa} for ${ROWS} rows)`);
+        console.log(`${name.padEnd(7)} | (skipped: no packed layout on ${isa} for ${ROWS} rows)`);
         continue;
       }
     }
@@ -239,7 +242,7 @@ for (const { cols: COLS, rows: ROWS } of SHAPES) {
     const gflopsD = (2 * ROWS * COLS * batch) / tD / 1e9;
     const peak = f.blockSize === 1 || isa === "scalar" ? fmaBest : int8Best;
     console.log(
-      `${name.padEnd(6)} | ${(t1 * 1e6).toFixed(0).padStart(12)} ${gbs.toFixed(1).padStart(6)} ${(100 * gbs / bwBest).toFixed(0).padStart(3)}% |` +
+      `${name.padEnd(7)} | ${(t1 * 1e6).toFixed(0).padStart(12)} ${gbs.toFixed(1).padStart(6)} ${(100 * gbs / bwBest).toFixed(0).padStart(3)}% |` +
       ` ${(tN * 1e3).toFixed(2).padStart(12)} ${gflops.toFixed(0).padStart(8)} ${(100 * gflops / peak).toFixed(0).padStart(5)}% ${(100 * gflops / fmaBest).toFixed(0).padStart(4)}%` +
       ` | ${(tD * 1e3).toFixed(2).padStart(8)} ${gflopsD.toFixed(0).padStart(8)} ${(100 * gflopsD / peak).toFixed(0).padStart(5)}%`,
     );

@@ -138,6 +138,8 @@ struct Call {
 };
 
 std::string type_label(int64_t type) {
+  const int base = type >= 0 && type < kMaxType ? x16_base((int)type) : -1;
+  if (base >= 0) return "type " + std::to_string(type) + " (ggml type " + std::to_string(base) + " packed by 16 rows)";
   return "ggml type " + std::to_string(type);
 }
 
@@ -149,8 +151,8 @@ bool check_weight(Call& c, int64_t type, int64_t cols, int64_t rows, size_t byte
   if (cols <= 0 || cols % ti.blockSize != 0)
     return c.fail_range("weight rows of " + std::to_string(cols) + " elements are not a multiple of the block size " +
                         std::to_string(ti.blockSize) + " of " + type_label(type));
-  if (type == T_Q8_0_X16 && rows % kPackRows != 0)
-    return c.fail_range("a packed Q8_0 weight has whole tiles of " + std::to_string(kPackRows) + " rows, got " + std::to_string(rows));
+  if (x16_base((int)type) >= 0 && rows % kPackRows != 0)
+    return c.fail_range("a weight of " + type_label(type) + " has whole tiles of " + std::to_string(kPackRows) + " rows, got " + std::to_string(rows));
   *rowBytes = row_bytes((int)type, cols);
   if ((double)*rowBytes * (double)rows > (double)bytes)
     return c.fail_range("weight data has " + std::to_string(bytes) + " bytes, " + std::to_string(rows) + " rows need " +
@@ -407,7 +409,8 @@ napi_value AdviseHugePages(napi_env env, napi_callback_info info) {
 }
 
 // packWeight(ctx, w, type, cols, rows) -> the packed type now in w (rewritten in place), or -1 when
-// this ISA has no packed layout for it (w untouched): Q8_0 with rows a multiple of 16, AVX-512 VNNI.
+// this ISA has no packed layout for it (w untouched): Q8_0, Q4_K, Q6_K and Q5_0 with rows a multiple
+// of 16, on AVX-512 VNNI.
 napi_value PackWeight(napi_env env, napi_callback_info info) {
   Call c(env, info, "packWeight");
   const KernelTable* kt; int nth;
@@ -417,9 +420,10 @@ napi_value PackWeight(napi_env env, napi_callback_info info) {
   if (!c.ctx(0, &kt, &nth) || !c.u8(1, "w", &w, &wLen) || !c.count(2, "type", &type) || !c.count(3, "cols", &cols) ||
       !c.count(4, "rows", &rows) || !check_weight(c, type, cols, rows, wLen, &rowBytes))
     return nullptr;
-  if (type != T_Q8_0 || rows % kPackRows != 0 || !kt->mm[T_Q8_0_X16].fn) return c.num(-1);
-  pack_q8_0_x16(w, rows, cols);
-  return c.num(T_Q8_0_X16);
+  const int packed = x16_of((int)type);
+  if (packed < 0 || rows % kPackRows != 0 || !kt->mm[packed].fn) return c.num(-1);
+  pack_x16(packed, w, rows, cols);
+  return c.num(packed);
 }
 
 // peak(ctx, kind, iters) -> operations per second (kind 0: fp32 FMA flops, 1: int8 dot ops, both on

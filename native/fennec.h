@@ -12,19 +12,71 @@ namespace fennec {
 enum GgmlType : int {
   T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q5_1 = 7, T_Q8_0 = 8,
   T_Q2_K = 10, T_Q3_K = 11, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30,
-  // Fennec's own (not ggml's): Q8_0 with its rows interleaved by 16 at load (pack_q8_0_x16 in
-  // ops.cc): per tile of 16 rows and block of 32, the 16 f16 scales (32 bytes), then for each group
-  // g of 4 elements the 16 rows' 4 values as u8 (q + 128) (8 x 64 bytes): 544 bytes, 16 x 34, so a
-  // tile of 16 rows is exactly 16 Q8_0 rows long and row r of a tile starts at tile * 16 * rowBytes.
+  // Fennec's own (not ggml's): a type's rows interleaved by 16 at load (native/pack.cc), for the
+  // AVX-512 VNNI kernels of x86_packed.inc, whose zmm lanes are the 16 rows of a tile. A packed
+  // block (one block of the base type for all 16 rows of a tile) is exactly 16 base blocks long, so
+  // packing rewrites a weight in place and row r of a tile still starts at tile * 16 * rowBytes.
+  // Layouts below (x16_*_at): byte offsets in one packed block.
   T_Q8_0_X16 = 48,
+  T_Q4_K_X16 = 49,
+  T_Q6_K_X16 = 50,
+  T_Q5_0_X16 = 51,
 };
-constexpr int kMaxType = 49;
+constexpr int kMaxType = 52;
 constexpr int kPackRows = 16;  // rows per tile of a packed type
-// T_Q8_0_X16: bytes of one block of 32 for a tile's 16 rows, and where in it row r's f16 scale and
-// row r's 4 values of group g (elements 4g..4g+3) sit. One layout for the packer, the kernel and getRows.
-constexpr size_t kX16BlockBytes = 16 * 34;
+
+// The packed type of a ggml type (-1: none), and the ggml type a packed one holds (-1: not packed).
+static inline int x16_of(int type) {
+  switch (type) {
+    case T_Q8_0: return T_Q8_0_X16;
+    case T_Q4_K: return T_Q4_K_X16;
+    case T_Q6_K: return T_Q6_K_X16;
+    case T_Q5_0: return T_Q5_0_X16;
+    default: return -1;
+  }
+}
+static inline int x16_base(int type) {
+  switch (type) {
+    case T_Q8_0_X16: return T_Q8_0;
+    case T_Q4_K_X16: return T_Q4_K;
+    case T_Q6_K_X16: return T_Q6_K;
+    case T_Q5_0_X16: return T_Q5_0;
+    default: return -1;
+  }
+}
+
+// T_Q8_0_X16, per block of 32 (544 bytes): the 16 rows' f16 scales, then for each group g of 4
+// elements (4g..4g+3) the 16 rows' 4 values as u8 (q + 128): one 64-byte vpdpbusd operand per group.
 static inline size_t x16_scale_at(int r) { return 2 * (size_t)r; }
 static inline size_t x16_quad_at(int g, int r) { return 32 + 64 * (size_t)g + 4 * (size_t)r; }
+
+// T_Q4_K_X16, per super-block of 256 (2304 bytes): the 16 rows' f16 d, then their f16 dmin, then
+// the 12 bytes of 6-bit scales / mins as planes (plane k: the 16 rows' byte k), then the 32 quads
+// of 4 bytes of qs as in the GGUF block (quad q: bytes 4q..4q+3, low nibbles elements 64(q/8) +
+// 4(q%8) + 0..3 of sub-block 2(q/8), high nibbles the same 32 further, sub-block 2(q/8)+1), each for
+// the 16 rows: one 64-byte load gives a group of 4 elements of two sub-blocks.
+static inline size_t x16k4_d_at(int r) { return 2 * (size_t)r; }
+static inline size_t x16k4_dmin_at(int r) { return 32 + 2 * (size_t)r; }
+static inline size_t x16k4_scale_at(int k, int r) { return 64 + 16 * (size_t)k + (size_t)r; }
+static inline size_t x16k4_quad_at(int q, int r) { return 256 + 64 * (size_t)q + 4 * (size_t)r; }
+
+// T_Q6_K_X16, per super-block of 256 (3360 bytes): the 16 rows' f16 d, the 16 int8 scales as
+// planes (plane k: the 16 rows' scale of elements 16k..16k+15), then per sub-block k of 16
+// elements 192 bytes: two 64-byte chunks of low 4 bits (chunk c, byte 4r + i: low nibble element
+// 16k + 8c + i, high nibble element 16k + 8c + 4 + i) and one of high 2 bits (byte 4r + i, bits
+// 2m..2m+1: element 16k + 4m + i). Three loads give a sub-block's 4 groups of 4 elements.
+static inline size_t x16k6_d_at(int r) { return 2 * (size_t)r; }
+static inline size_t x16k6_scale_at(int k, int r) { return 32 + 16 * (size_t)k + (size_t)r; }
+static inline size_t x16k6_low_at(int k, int c, int r) { return 288 + 192 * (size_t)k + 64 * (size_t)c + 4 * (size_t)r; }
+static inline size_t x16k6_high_at(int k, int r) { return 288 + 192 * (size_t)k + 128 + 4 * (size_t)r; }
+
+// T_Q5_0_X16, per block of 32 (352 bytes): the 16 rows' f16 d, then for each group g of 4
+// elements a 64-bit mask (bit 4r + i: the high bit of element 4g + i of row r, a byte mask of the
+// group's zmm), then 4 chunks of 64 bytes of low 4 bits (chunk c, byte 4r + i: low nibble element
+// 4c + i, high nibble element 16 + 4c + i: groups c and c + 4).
+static inline size_t x16q5_d_at(int r) { return 2 * (size_t)r; }
+static inline size_t x16q5_mask_at(int g) { return 32 + 8 * (size_t)g; }
+static inline size_t x16q5_low_at(int c, int r) { return 96 + 64 * (size_t)c + 4 * (size_t)r; }
 
 struct TypeInfo { int blockSize; int typeSize; };
 // {0, 0} for types the native backend does not handle.
@@ -39,6 +91,9 @@ static constexpr TypeInfo type_info(int type) {
     case T_Q5_1: return {32, 24};
     case T_Q8_0: return {32, 34};
     case T_Q8_0_X16: return {32, 34};
+    case T_Q5_0_X16: return {32, 22};
+    case T_Q4_K_X16: return {256, 144};
+    case T_Q6_K_X16: return {256, 210};
     case T_Q2_K: return {256, 84};
     case T_Q3_K: return {256, 110};
     case T_Q4_K: return {256, 144};
@@ -47,6 +102,9 @@ static constexpr TypeInfo type_info(int type) {
     default: return {0, 0};
   }
 }
+
+// Bytes of one packed block (a block of the base type for the 16 rows of a tile).
+static constexpr size_t x16_block_bytes(int type) { return (size_t)kPackRows * (size_t)type_info(type).typeSize; }
 
 // Bytes of a row of n values of `type` (n a multiple of its block size).
 static inline size_t row_bytes(int type, int64_t n) {

@@ -348,59 +348,18 @@ struct RowsJob {
 };
 void rows_task(void* arg, int64_t i, int) {
   const RowsJob* j = (const RowsJob*)arg;
-  if (j->type == T_Q8_0_X16) {
-    // Gather the row's blocks back into Q8_0 and dequantize that (a packed tied embedding).
+  const int base = x16_base(j->type);
+  if (base >= 0) {
+    // Gather the row's blocks back into the file's layout and dequantize that (a packed embedding).
     thread_local std::vector<uint8_t> row;
     row.resize(j->rowBytes);
-    unpack_q8_0_x16_row(j->w, j->rowBytes, j->ids[i], row.data());
-    j->kt->dequant(T_Q8_0, row.data(), j->out + i * j->cols, j->cols);
+    unpack_x16_row(j->type, j->w, j->rowBytes, j->ids[i], row.data());
+    j->kt->dequant(base, row.data(), j->out + i * j->cols, j->cols);
     return;
   }
   j->kt->dequant(j->type, j->w + (size_t)j->ids[i] * j->rowBytes, j->out + i * j->cols, j->cols);
 }
 }  // namespace
-
-// ---- packing (T_Q8_0_X16, layout in fennec.h)
-
-void pack_q8_0_x16(uint8_t* w, int64_t rows, int64_t cols) {
-  const size_t rowBytes = row_bytes(T_Q8_0, cols);
-  const int64_t nb = cols / 32;
-  std::vector<uint8_t> tile((size_t)kPackRows * rowBytes);
-  for (int64_t r0 = 0; r0 < rows; r0 += kPackRows) {
-    uint8_t* dst = w + (size_t)r0 * rowBytes;
-    memcpy(tile.data(), dst, tile.size());
-    for (int64_t b = 0; b < nb; b++) {
-      uint8_t* o = dst + (size_t)b * kX16BlockBytes;
-      for (int r = 0; r < kPackRows; r++) {
-        const uint8_t* blk = tile.data() + (size_t)r * rowBytes + (size_t)b * 34;
-        memcpy(o + x16_scale_at(r), blk, 2);
-        for (int g = 0; g < 8; g++) {
-          uint32_t v;
-          memcpy(&v, blk + 2 + 4 * g, 4);
-          v ^= 0x80808080u;  // s8 -> u8 (q + 128)
-          memcpy(o + x16_quad_at(g, r), &v, 4);
-        }
-      }
-    }
-  }
-}
-
-void unpack_q8_0_x16_row(const uint8_t* w, size_t rowBytes, int64_t row, uint8_t* dst) {
-  const int64_t nb = (int64_t)(rowBytes / 34);
-  const uint8_t* tile = w + (size_t)(row / kPackRows) * kPackRows * rowBytes;
-  const int r = (int)(row % kPackRows);
-  for (int64_t b = 0; b < nb; b++) {
-    const uint8_t* o = tile + (size_t)b * kX16BlockBytes;
-    uint8_t* blk = dst + (size_t)b * 34;
-    memcpy(blk, o + x16_scale_at(r), 2);
-    for (int g = 0; g < 8; g++) {
-      uint32_t v;
-      memcpy(&v, o + x16_quad_at(g, r), 4);
-      v ^= 0x80808080u;
-      memcpy(blk + 2 + 4 * g, &v, 4);
-    }
-  }
-}
 
 void op_get_rows(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t cols, const int32_t* ids,
                  int64_t n, float* out) {

@@ -31,10 +31,11 @@ void op_matmul_many(const KernelTable* kt, int nth, int count, const MatmulSpec*
                     int64_t cols);
 void op_get_rows(const KernelTable* kt, int nth, int type, const uint8_t* w, int64_t cols,
                  const int32_t* ids, int64_t n, float* out);
-// T_Q8_0 rows [rows, cols] (rows a multiple of kPackRows) rewritten in place as T_Q8_0_X16, and one
-// row of T_Q8_0_X16 gathered back into Q8_0 (rowBytes bytes at dst).
-void pack_q8_0_x16(uint8_t* w, int64_t rows, int64_t cols);
-void unpack_q8_0_x16_row(const uint8_t* w, size_t rowBytes, int64_t row, uint8_t* dst);
+// (pack.cc) Rows [rows, cols] of x16_base(packed) (rows a multiple of kPackRows) rewritten in place
+// as the packed type, and one row of a packed weight gathered back into the base type's layout
+// (rowBytes bytes at dst).
+void pack_x16(int packed, uint8_t* w, int64_t rows, int64_t cols);
+void unpack_x16_row(int packed, const uint8_t* w, size_t rowBytes, int64_t row, uint8_t* dst);
 void op_rms_norm(const KernelTable* kt, int nth, const float* x, const float* w, int64_t n, int64_t dim,
                  float eps, float* out);
 void op_rope(const KernelTable* kt, int nth, float* x, int64_t n, int numHeads, int headDim, int ropeDim,

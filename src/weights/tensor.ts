@@ -12,9 +12,10 @@ export interface WeightTensor {
   readonly data: Uint8Array;
   /**
    * Set when a backend rewrote `data` into a layout of its own at load (Backend.packWeight); only
-   * that backend reads it. "q8_0x16": Q8_0 with rows interleaved by 16 (native, AVX-512 VNNI).
+   * that backend reads it. "x16": rows interleaved by 16 in the native backend's layout for `type`
+   * (Q8_0, Q4_K, Q6_K, Q5_0 on AVX-512 VNNI; native/fennec.h).
    */
-  readonly packing?: "q8_0x16";
+  readonly packing?: "x16";
 }
 
 export function numElements(dims: readonly number[]): number {

@@ -198,7 +198,7 @@ test("matmul: single-threaded, and large enough to split tokens and rows across 
   }
 });
 
-// ---- packed weights (Backend.packWeight: Q8_0 rows interleaved by 16, AVX-512 VNNI)
+// ---- packed weights (Backend.packWeight: Q8_0, Q4_K, Q6_K, Q5_0 rows interleaved by 16, AVX-512 VNNI)
 
 /** be's packing of a copy of w (packWeight rewrites its input in place); undefined when be keeps the layout. */
 function packedCopy(be: Backend, w: WeightTensor): WeightTensor | undefined {
@@ -206,36 +206,40 @@ function packedCopy(be: Backend, w: WeightTensor): WeightTensor | undefined {
   return p?.packing ? p : undefined;
 }
 
-test("packed Q8_0 matches the reference: matmul at every batch size (decode, tiles, chunks), getRows", { skip }, () => {
-  for (const isa of ISAS) {
-    for (const threads of [1, 3]) {
-      const be = createNativeBackend({ isa, threads }) as Backend;
-      for (const cols of [32, 96, 1056]) {
-        for (const rows of [16, 48, 144]) {
-          const w = weight("Q8_0", cols, rows);
-          const p = packedCopy(be, w);
-          if (isa !== "avx512vnni") {
-            assert.equal(p, undefined, `${isa}: no packed layout, the weight stays as read`);
-            continue;
+for (const type of ["Q8_0", "Q5_0", "Q4_K", "Q6_K"] as const) {
+  test(`packed ${type} matches the reference: matmul at every batch size (decode, tiles, chunks), getRows`, { skip }, () => {
+    const bs = FORMATS.get(GgmlType[type])?.blockSize ?? 1;
+    for (const isa of ISAS) {
+      for (const threads of [1, 3]) {
+        const be = createNativeBackend({ isa, threads }) as Backend;
+        for (const cols of bs === 32 ? [32, 96, 1056] : [256, 768, 2304]) {
+          for (const rows of [16, 48, 144]) {
+            const w = weight(type, cols, rows);
+            const p = packedCopy(be, w);
+            if (isa !== "avx512vnni") {
+              assert.equal(p, undefined, `${isa}: no packed layout, the weight stays as read`);
+              continue;
+            }
+            assert.ok(p, `${isa}: ${type} [${cols}, ${rows}] is packed`);
+            assert.notDeepEqual(p.data, w.data, "the bytes are rewritten");
+            // 1: decode; 2..16: one tile call; 17, 33: a padded last group; 70: two 64-token chunks.
+            for (const n of [1, 2, 3, 5, 16, 17, 33, 70]) {
+              if (cols * rows * n > 2_000_000) continue;
+              checkMatmul(be, isa, type, cols, rows, n, p);
+            }
+            // getRows unpacks a row back into the file's layout: every value equal.
+            const ids = [0, rows - 1, 5, 15, Math.min(16, rows - 1), rows >> 1];
+            const got = new Float32Array(ids.length * cols);
+            const want = new Float32Array(ids.length * cols);
+            be.getRows(p, Int32Array.from(ids), got);
+            ref.getRows(w, ids, want);
+            assert.deepEqual(got, want, `${isa} getRows of packed ${type} [${cols}, ${rows}]`);
           }
-          assert.ok(p, `${isa}: Q8_0 [${cols}, ${rows}] is packed`);
-          assert.notDeepEqual(p.data, w.data, "the bytes are rewritten");
-          // 1: decode (two dot chains); 2..16: one tile call; 17, 33: a padded last group; 70: two 64-token chunks.
-          for (const n of [1, 2, 3, 5, 16, 17, 33, 70]) {
-            if (cols * rows * n > 2_000_000) continue;
-            checkMatmul(be, isa, "Q8_0", cols, rows, n, p);
-          }
-          const ids = [0, rows - 1, 5, 15, Math.min(16, rows - 1), rows >> 1];
-          const got = new Float32Array(ids.length * cols);
-          const want = new Float32Array(ids.length * cols);
-          be.getRows(p, Int32Array.from(ids), got);
-          ref.getRows(w, ids, want);
-          assert.deepEqual(got, want, `${isa} getRows of packed [${cols}, ${rows}]`);
         }
       }
     }
-  }
-});
+  });
+}
 
 test("packWeight leaves what it cannot pack, and a packed weight is refused where it cannot be read", { skip }, () => {
   const vnni = ISAS.includes("avx512vnni") ? createNativeBackend({ isa: "avx512vnni", threads: 2 }) as Backend : undefined;
@@ -257,7 +261,7 @@ test("packWeight leaves what it cannot pack, and a packed weight is refused wher
     }
     const p = packedCopy(vnni, weight("Q8_0", 96, 48)) as WeightTensor;
     assert.equal(vnni.packWeight?.(p), p, "packing twice is a no-op");
-    assert.throws(() => ref.matmul(p, new Float32Array(96), 1, new Float32Array(48)), /is packed \(q8_0x16\)/);
+    assert.throws(() => ref.matmul(p, new Float32Array(96), 1, new Float32Array(48)), /is packed \(x16\)/);
     if (ISAS.includes("avx2")) {
       const avx2 = createNativeBackend({ isa: "avx2", threads: 1 }) as Backend;
       assert.throws(() => avx2.matmul(p, new Float32Array(96), 1, new Float32Array(48)), /no avx2 matmul kernel/);

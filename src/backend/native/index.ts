@@ -64,18 +64,26 @@ export interface NativeAddon {
   adviseHugePages(buf: Uint8Array): number;
   /**
    * Rewrites w in place into this ISA's packed layout for its type and returns the packed type id
-   * (for matmul / getRows), or -1 with w untouched when there is none (only Q8_0 with rows a
-   * multiple of 16, on AVX-512 VNNI: PACKED_Q8_0_X16).
+   * (for matmul / getRows), or -1 with w untouched when there is none (Q8_0, Q4_K, Q6_K and Q5_0
+   * with rows a multiple of 16, on AVX-512 VNNI: PACKED_X16).
    */
   packWeight(ctx: number, w: Uint8Array, type: number, cols: number, rows: number): number;
 }
 
-/** The addon's id of Q8_0 packed by packWeight (T_Q8_0_X16 in native/fennec.h; not a ggml type). */
-export const PACKED_Q8_0_X16 = 48;
+/**
+ * The addon's ids of the types packWeight packs, rows interleaved by 16 (T_*_X16 in native/fennec.h;
+ * not ggml types), by the type they hold.
+ */
+export const PACKED_X16: ReadonlyMap<GgmlType, number> = new Map([
+  [GgmlType.Q8_0, 48], [GgmlType.Q4_K, 49], [GgmlType.Q6_K, 50], [GgmlType.Q5_0, 51],
+]);
 
 /** The type id the addon reads a weight's bytes as: its own, or its packed layout's. */
 function addonType(w: WeightTensor): number {
-  return w.packing === "q8_0x16" ? PACKED_Q8_0_X16 : w.type;
+  if (w.packing !== "x16") return w.type;
+  const packed = PACKED_X16.get(w.type);
+  if (packed === undefined) throw new Error(`${w.name}: ${typeName(w.type)} has no packed layout`);
+  return packed;
 }
 
 export type NativeLoad =
@@ -208,12 +216,16 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
       }
     },
 
-    // Q8_0 matrices packed by 16 rows (native/x86_packed.inc): one stream per tile for decode, no
-    // per-tile unpacking before a batch's int8 dots. FENNEC_PACK=0 keeps the file's layout.
+    // Q8_0, Q4_K, Q6_K and Q5_0 matrices packed by 16 rows (native/x86_packed.inc): one stream per
+    // tile, each weight unpacked once per call for all its tokens. FENNEC_PACK=0 keeps the file's layout.
     packWeight(w) {
-      if (w.packing || w.type !== GgmlType.Q8_0 || w.dims.length !== 2 || process.env.FENNEC_PACK === "0") return w;
+      const packed = PACKED_X16.get(w.type);
+      if (w.packing || packed === undefined || w.dims.length !== 2 || process.env.FENNEC_PACK === "0") return w;
       const { cols, rows } = checkWeight("packWeight", w);
-      return addon.packWeight(ctx, w.data, w.type, cols, rows) < 0 ? w : { ...w, packing: "q8_0x16" };
+      const got = addon.packWeight(ctx, w.data, w.type, cols, rows);
+      if (got < 0) return w;
+      if (got !== packed) throw new Error(`packWeight: the addon packed ${w.name} as type ${got}, expected ${packed}`);
+      return { ...w, packing: "x16" };
     },
 
     getRows(w, ids, out) {
