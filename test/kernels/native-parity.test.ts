@@ -244,7 +244,9 @@ for (const type of ["Q8_0", "Q5_0", "Q4_K", "Q6_K"] as const) {
 test("packWeight leaves what it cannot pack, and a packed weight is refused where it cannot be read", { skip }, () => {
   const vnni = ISAS.includes("avx512vnni") ? createNativeBackend({ isa: "avx512vnni", threads: 2 }) as Backend : undefined;
   if (vnni) {
-    for (const w of [weight("Q8_0", 96, 37), weight("Q4_0", 96, 48), weight("F16", 40, 16)]) {
+    // Rows not a multiple of 16 (each packable type), a type without a packed layout, a float type.
+    for (const w of [weight("Q8_0", 96, 37), weight("Q4_K", 256, 37), weight("Q6_K", 256, 7), weight("Q5_0", 96, 20),
+      weight("Q4_0", 96, 48), weight("F16", 40, 16)]) {
       const copy = { ...w, data: w.data.slice() };
       assert.equal(vnni.packWeight?.(copy), copy, `${w.name} is not packable: the same tensor back`);
       assert.deepEqual(copy.data, w.data, `${w.name}: bytes untouched`);
