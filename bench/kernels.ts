@@ -124,6 +124,19 @@ for (let r = 0; r < 5; r++) {
 }
 console.log(`roofline: read bandwidth ${bwBest.toFixed(1)} GB/s (${threads} threads; 1 thread: ${bw1.toFixed(1)} GB/s)`);
 console.log(`          FP32 FMA peak ${fmaBest.toFixed(0)} GFLOP/s, int8 dot peak ${int8Best.toFixed(0)} GOP/s (${threads} threads)`);
+if (info.isas.includes("avx512vnni")) {
+  // What a quantized kernel's per-block float work costs its dots: 12 vpdpbusd + 3 other ops per
+  // iteration, dot ops/s against the dot peak. Ops that share the dot's pipes lower it by 3/15.
+  const zctx = nativeCtx(threads, "avx512vnni");
+  const mix = ([4, 5, 6] as const).map((kind) => {
+    let best = 0;
+    for (let r = 0; r < 3; r++) best = Math.max(best, addon.peak(zctx, kind, quick ? 2e6 : 1e7) / 1e9);
+    return best;
+  });
+  const pct = (x: number): string => `${(100 * x / int8Best).toFixed(0)}%`;
+  console.log(`          int8 dots with 1 op per 4 vpdpbusd interleaved, of the dot peak: FMA ${pct(mix[0] as number)}, ` +
+    `vaddps ${pct(mix[1] as number)}, vpmulld ${pct(mix[2] as number)} (80%: the op takes a dot's pipe slot; 100%: another pipe)`);
+}
 
 // ---- decode attention (--attention)
 if (flags.attention) {

@@ -427,12 +427,13 @@ napi_value PackWeight(napi_env env, napi_callback_info info) {
 }
 
 // peak(ctx, kind, iters) -> operations per second (kind 0: fp32 FMA flops, 1: int8 dot ops, both on
-// 256-bit vectors; 2, 3: the same on 512-bit vectors, 0 when the kernel set has none)
+// 256-bit vectors; 2, 3: the same on 512-bit vectors; 4, 5, 6: 512-bit int8 dot ops with one FMA,
+// vaddps or vpmulld per 4 vpdpbusd interleaved; 0 when the kernel set has none)
 napi_value Peak(napi_env env, napi_callback_info info) {
   Call c(env, info, "peak");
   const KernelTable* kt; int nth; int64_t kind, iters;
   if (!c.ctx(0, &kt, &nth) || !c.count(1, "kind", &kind) || !c.count(2, "iters", &iters)) return nullptr;
-  if (kind > 3) return c.fail_range("kind must be 0..3"), nullptr;
+  if (kind > 6) return c.fail_range("kind must be 0..6"), nullptr;
   return c.num(op_peak(kt, nth, (int)kind, iters));
 }
 

@@ -59,7 +59,7 @@ export interface NativeAddon {
    * FMA (flops), 1 = int8 dot products (2 ops per multiply-add), both on 256-bit vectors; 2 and 3:
    * the same on 512-bit vectors (0 when the kernel set has none).
    */
-  peak(ctx: number, kind: 0 | 1 | 2 | 3, iters: number): number;
+  peak(ctx: number, kind: 0 | 1 | 2 | 3 | 4 | 5 | 6, iters: number): number;
   /** madvise(MADV_HUGEPAGE) on the 2 MiB-aligned interior of buf (Linux); returns the bytes advised, 0 elsewhere. */
   adviseHugePages(buf: Uint8Array): number;
   /**
