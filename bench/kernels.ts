@@ -10,8 +10,11 @@
  *                                      [--shape COLSxROWS[,COLSxROWS...]] [--quick]
  *
  * --attention benchmarks decode attention instead (16 sequences x 1 token over an f16 paged cache,
- * contexts 128 / 1024 / 4096, qwen2.5-0.5b's and llama-3.2-1b's head layouts): us per call and
- * GFLOP/s (4 * heads * headDim * context per sequence) against the FP32 FMA peak.
+ * contexts 128 / 1024 / 4096, qwen2.5-0.5b's and llama-3.2-1b's head layouts): us per call,
+ * GFLOP/s (4 * heads * headDim * context per sequence) against the FP32 FMA peak, and the cache's
+ * K and V bytes read per second against the read bandwidth. Each sequence's blocks are consecutive
+ * in the pool; --scatter shuffles them (a cache after churn). The cache memory is advised for huge
+ * pages as the engine's is (FENNEC_HUGEPAGES=0: not, in both).
  *
  * --shape benchmarks real model shapes instead of 4096x4096 (cols = the input dim, rows = the
  * output dim), e.g. qwen2.5-0.5b's 896x4864 (ffn gate/up), 4864x896 (ffn down), 896x151936 (output);
@@ -40,6 +43,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean" },
     shape: { type: "string" },
     attention: { type: "boolean" },
+    scatter: { type: "boolean" },
   },
 });
 
@@ -145,16 +149,20 @@ if (flags.attention) {
   const layouts = [["qwen2.5-0.5b", 14, 2, 64], ["llama-3.2-1b", 32, 8, 64]] as const;
   console.log("");
   console.log(`decode attention: ${SEQS} sequences x 1 token, f16 paged cache (block ${BLOCK}), threads ${threads}`);
-  console.log("heads (q/kv x dim)          | context | us/call | GFLOP/s | %fma");
+  console.log("heads (q/kv x dim)          | context | us/call | GFLOP/s | %fma | KV read GB/s | %bw");
   for (const [name, H, KV, D] of layouts) {
     for (const L of [128, 1024, 4096]) {
       const blocks = Math.ceil(L / BLOCK);
       const slots = SEQS * blocks * BLOCK;
       const f16 = (): Uint8Array => {
+        // Fresh memory advised for huge pages before it is written, as the engine's KV cache is
+        // (unless FENNEC_HUGEPAGES=0, as there).
+        const buf = Buffer.allocUnsafeSlow(slots * KV * D * 2);
+        if (process.env.FENNEC_HUGEPAGES !== "0") addon.adviseHugePages(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
         // Values in +-[0.125, 0.25): finite, varied scores.
-        const u = new Uint16Array(slots * KV * D);
+        const u = new Uint16Array(buf.buffer, buf.byteOffset, slots * KV * D);
         for (let i = 0; i < u.length; i++) u[i] = 0x3000 + (Math.floor(rand() * 0x800) & 0x7ff) | (rand() < 0.5 ? 0x8000 : 0);
-        return new Uint8Array(u.buffer);
+        return new Uint8Array(u.buffer, u.byteOffset, u.byteLength);
       };
       const k = f16();
       const v = f16();
@@ -166,9 +174,18 @@ if (flags.attention) {
         meta.set([sq, 1, L, sq * blocks, blocks], 5 * sq);
         for (let b = 0; b < blocks; b++) tables[sq * blocks + b] = sq * blocks + b;
       }
+      if (flags.scatter) {
+        // A cache after churn: every sequence's blocks anywhere in the pool (Fisher-Yates).
+        for (let i = tables.length - 1; i > 0; i--) {
+          const j = Math.floor(rand() * (i + 1));
+          [tables[i], tables[j]] = [tables[j] as number, tables[i] as number];
+        }
+      }
       const t = timeIt(() => addon.attention(ctx, q, GgmlType.F16, k, v, H, KV, D, BLOCK, 1 / Math.sqrt(D), meta, tables, out), quick ? 2 : 4, quick ? 0.2 : 0.5);
       const gflops = (4 * H * D * L * SEQS) / t / 1e9;
-      console.log(`${`${name} ${H}/${KV} x ${D}`.padEnd(27)} | ${String(L).padStart(7)} | ${(t * 1e6).toFixed(0).padStart(7)} | ${gflops.toFixed(1).padStart(7)} | ${(100 * gflops / fmaBest).toFixed(0).padStart(3)}%`);
+      const kvGbs = (k.length + v.length) / t / 1e9;  // every sequence's K and V rows, read once
+      console.log(`${`${name} ${H}/${KV} x ${D}`.padEnd(27)} | ${String(L).padStart(7)} | ${(t * 1e6).toFixed(0).padStart(7)} | ${gflops.toFixed(1).padStart(7)} | ${(100 * gflops / fmaBest).toFixed(0).padStart(3)}% | ` +
+        `${kvGbs.toFixed(1).padStart(12)} | ${(100 * kvGbs / bwBest).toFixed(0).padStart(3)}%`);
     }
   }
   process.exit(0);

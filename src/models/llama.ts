@@ -181,7 +181,12 @@ export function buildLlamaModel(files: ModelFiles, backend: Backend): Model {
     }
     const slots = numBlocks * blockSize;
     const kvLayers: KvLayer[] = [];
-    for (let l = 0; l < c.numLayers; l++) kvLayers.push(allocKvLayer(dtype, slots, kvDim));
+    for (let l = 0; l < c.numLayers; l++) {
+      const layer = allocKvLayer(dtype, slots, kvDim);  // fresh memory: advised before any write
+      backend.adviseHugePages?.(layer.k);
+      backend.adviseHugePages?.(layer.v);
+      kvLayers.push(layer);
+    }
     return { dtype, layers: kvLayers, blockSize, numBlocks };
   }
 

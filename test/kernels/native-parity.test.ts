@@ -627,10 +627,12 @@ test("attention over f16 / q8_0 caches: native = reference with the same dtype; 
     { c: attentionCase(4, 2, 1, 128, 32, [[40, 300]], 2), what: "prefill chunk over a long context, sharper softmax" },
     { c: attentionCase(6, 8, 2, 64, 16, [[1, 1500], [2, 700], [16, 650]], 1), what: "long decode contexts (split-K) and a chunk" },
     { c: attentionCase(10, 8, 4, 64, 16, [[1, 50], [1, 9]], 1), what: "two decode tokens on 3 threads: split by kv head" },
-    // The SIMD kernel reads f16 rows of <= 512 bytes in place and copies longer ones per kv head.
-    { c: attentionCase(11, 14, 2, 64, 16, [[1, 100], [3, 37], [1, 5]], 1), what: "qwen2.5's 7 heads per kv head, 256-byte rows (in place)" },
-    { c: attentionCase(13, 16, 8, 64, 16, [[1, 100], [2, 37]], 1), what: "1 KiB rows (copied per kv head)" },
-    { c: attentionCase(14, 28, 4, 80, 16, [[1, 90], [4, 20]], 1), what: "7 heads per kv head, headDim 80, 640-byte rows (copied)" },
+    // The SIMD kernel reads f16 rows in place, a chunk of keys being at most one block (and at most
+    // its 32-key score buffer), while it prefetches the next chunk's rows.
+    { c: attentionCase(11, 14, 2, 64, 16, [[1, 100], [3, 37], [1, 5]], 1), what: "qwen2.5's 7 heads per kv head, 256-byte rows" },
+    { c: attentionCase(13, 16, 8, 64, 16, [[1, 100], [2, 37]], 1), what: "1 KiB rows" },
+    { c: attentionCase(14, 28, 4, 80, 16, [[1, 90], [4, 20]], 1), what: "7 heads per kv head, headDim 80, 640-byte rows" },
+    { c: attentionCase(15, 8, 2, 64, 64, [[1, 200], [3, 90]], 1), what: "blocks of 64 keys: chunks of 32 within a block" },
   ];
   const limits = { f16: 1e-3, q8_0: 2e-2 } as const;
   const worst = { f16: 0, q8_0: 0 };

@@ -192,6 +192,10 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend | 
     name: `native-${isa}`,
     kvDtypes: KV_DTYPES,
 
+    adviseHugePages(mem) {
+      if (process.env.FENNEC_HUGEPAGES !== "0") addon.adviseHugePages(new Uint8Array(mem.buffer, mem.byteOffset, mem.byteLength));
+    },
+
     matmul(w, x, n, out) {
       const { cols, rows } = checkWeight("matmul", w);
       addon.matmul(ctx, w.data, addonType(w), cols, rows, x, n, out);
