@@ -6,8 +6,9 @@
  *   npm run bench:throughput -- <model.gguf> [--threads N] [--concurrency 1,4,16,64] [--num-prompts N]
  *       [--input-len 128] [--output-len 64] [--seed 0] [--skip-llamacpp]
  *
- * Prints output tokens/s, total tokens/s, mean and p99 inter-token latency per concurrency, and the
- * ratio Fennec / node-llama-cpp. Output lengths are forced (ignore EOS) so both engines do the same work.
+ * Prints output tokens/s, total tokens/s, mean and p99 inter-token latency per concurrency, the share
+ * of step time at a full batch and the median step of C decode tokens alone (the steady state, no
+ * prompt chunk mixed in), and the ratio Fennec / node-llama-cpp. Output lengths are forced (ignore EOS) so both engines do the same work.
  */
 import * as os from "node:os";
 import { parseArgs } from "node:util";
@@ -106,7 +107,7 @@ console.log(machineLine(threads));
 const loaded = await loadModel(modelPath, { threads });
 console.log(`fennec backend: ${loaded.backend.name}, KV cache ${loaded.kvCacheDtype} (llama.cpp: F16, its default); input ~${inputLen} tokens, output ~${outputLen} tokens (uniform 0.5x..1.5x, seed ${seed})`);
 
-type Row = { c: number; n: number; fennec: ReturnType<typeof stats>; fullBatch: number; llama?: ReturnType<typeof stats> };
+type Row = { c: number; n: number; fennec: ReturnType<typeof stats>; fullBatch: number; decodeStepMs: number; llama?: ReturnType<typeof stats> };
 const rows: Row[] = [];
 
 // node-llama-cpp, loaded once (its own weights in memory) unless skipped.
@@ -130,16 +131,20 @@ for (const c of concurrencies) {
   // Time spent in steps that ran all C sequences (the steady state) vs the ramp-up and the tail.
   let fullBatchMs = 0;
   let stepMs = 0;
+  // Steps of exactly C decode tokens (no prompt chunk mixed in): the steady state's cost per token.
+  const decodeSteps: number[] = [];
   engine.onStep((s) => {
     stepMs += s.stepMs;
     if (s.numSeqsInBatch >= c) fullBatchMs += s.stepMs;
+    if (s.numSeqsInBatch === c && s.numBatchedTokens === c) decodeSteps.push(s.stepMs);
   });
   const fennec = await drive(w, c, async (i, onToken) => {
     const { events } = engine.generate(w.prompts[i] as number[], { temperature: 0, maxTokens: w.outputLens[i] as number, ignoreEos: true });
     for await (const e of events) if (e.type === "token") onToken();
   });
   await engine.close();
-  const row: Row = { c, n, fennec: stats(fennec), fullBatch: stepMs > 0 ? fullBatchMs / stepMs : 0 };
+  decodeSteps.sort((a, b) => a - b);
+  const row: Row = { c, n, fennec: stats(fennec), fullBatch: stepMs > 0 ? fullBatchMs / stepMs : 0, decodeStepMs: decodeSteps[decodeSteps.length >> 1] ?? 0 };
 
   if (llamaModel) {
     const ctx = await llamaModel.createContext({ contextSize: maxLen * c, sequences: c, threads, batchSize: 512 });
@@ -165,7 +170,7 @@ for (const c of concurrencies) {
   const f = row.fennec;
   const l = row.llama;
   console.log(`c=${c} n=${n}: fennec ${f.out.toFixed(1)} out tok/s, ${f.total.toFixed(1)} total tok/s, ITL mean ${f.meanItl.toFixed(1)} p99 ${f.p99Itl.toFixed(1)} ms, ` +
-    `${(100 * row.fullBatch).toFixed(0)}% of step time at a full batch` +
+    `${(100 * row.fullBatch).toFixed(0)}% of step time at a full batch, a step of ${c} decode tokens ${row.decodeStepMs.toFixed(1)} ms (median)` +
     (l ? ` | llama.cpp ${l.out.toFixed(1)} out tok/s, ITL mean ${l.meanItl.toFixed(1)} p99 ${l.p99Itl.toFixed(1)} ms | ratio ${(f.out / l.out).toFixed(2)}x` : ""));
 }
 
