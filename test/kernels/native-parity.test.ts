@@ -512,6 +512,29 @@ test("attention matches the reference: GQA / MHA / MQA, prefill chunks, decode, 
   assert.throws(() => be.attention(bad), /block table too short/);
 });
 
+test("attention: a NaN in a query head's row stays NaN in that head's output, as in the reference", { skip }, () => {
+  // The softmax's exp clamps its input to [-87, 88]; a clamp that turned NaN into -87 would hide a
+  // broken activation as a plausible output (the engine reports NaN logits as an error).
+  const c = attentionCase(16, 8, 2, 64, 16, [[1, 40], [2, 20]], 1);
+  c.q[3] = NaN; // token 0, head 0
+  c.q[c.numHeads * c.headDim + 5 * c.headDim] = NaN; // token 1, head 5
+  eachBackend((be, isa) => {
+    const want = new Float32Array(c.numTokens * c.numHeads * c.headDim);
+    const got = new Float32Array(want.length);
+    ref.attention({ ...c, out: want });
+    be.attention({ ...c, out: got });
+    let nans = 0;
+    for (let i = 0; i < want.length; i++) {
+      const w = want[i] as number;
+      const g = got[i] as number;
+      if (Number.isNaN(w)) nans++;
+      assert.equal(Number.isNaN(g), Number.isNaN(w), `${isa}: element ${i}: got ${g}, reference ${w}`);
+      if (!Number.isNaN(w)) assert.ok(Math.abs(g - w) <= 1e-5, `${isa}: element ${i}: got ${g}, reference ${w}`);
+    }
+    assert.equal(nans, 2 * c.headDim, "the two heads with a NaN query, all their dims");
+  });
+});
+
 // ---- KV-cache dtypes (f16, q8_0)
 //
 // storeKv: the native cache bytes equal the reference's (src/quant's encoders: f16 round-to-nearest-
