@@ -8,7 +8,8 @@
  *
  * Prints output tokens/s, total tokens/s, mean and p99 inter-token latency per concurrency, the share
  * of step time at a full batch and the median step of C decode tokens alone (the steady state, no
- * prompt chunk mixed in), and the ratio Fennec / node-llama-cpp. Output lengths are forced (ignore EOS) so both engines do the same work.
+ * prompt chunk mixed in), and the ratio Fennec / node-llama-cpp. Output lengths are forced (ignore
+ * EOS) so both engines do the same work.
  */
 import * as os from "node:os";
 import { parseArgs } from "node:util";
