@@ -385,6 +385,32 @@ test("rope matches the reference for both styles, partial rotary dims and large 
   });
 });
 
+// The native backend keeps the last call's cos / sin table (a forward pass rotates q and k of every
+// layer at the same positions): a call with the same positions reuses it, and one whose positions
+// or frequencies changed in place (same buffers, same lengths) must not.
+test("rope's cached angle table is reused only for the same positions and frequencies", { skip }, () => {
+  eachBackend((be, isa) => {
+    const n = 16, heads = 2, headDim = 64, ropeDim = 64;
+    const positions = Int32Array.from({ length: n }, (_, i) => 40 + i);
+    const invFreq = Float32Array.from({ length: ropeDim / 2 }, (_, j) => Math.pow(10000, (-2 * j) / ropeDim));
+    const steps: Array<[string, () => void]> = [
+      ["first call", () => {}],
+      ["same positions (table reused)", () => {}],
+      ["one position changed in place", () => { positions[n - 1] = 9000; }],
+      ["frequencies changed in place", () => { invFreq[3] = (invFreq[3] as number) * 1.5; }],
+    ];
+    for (const [what, change] of steps) {
+      change();
+      const x = randn(rng(what.length), n * heads * headDim);
+      const want = x.slice();
+      const got = x.slice();
+      ref.rope(want, n, heads, headDim, ropeDim, positions, invFreq, "neox");
+      be.rope(got, n, heads, headDim, ropeDim, positions, invFreq, "neox");
+      assert.ok(nmse(got, want) < 1e-10, `${isa} ${what}: NMSE ${nmse(got, want)}`);
+    }
+  });
+});
+
 test("siluMul, add, addBias match the reference (small, odd and parallel-sized lengths, aliasing)", { skip }, () => {
   eachBackend((be, isa) => {
     for (const len of [1, 13, 4096, 200_003]) {
