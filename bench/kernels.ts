@@ -34,6 +34,7 @@ import { parseArgs } from "node:util";
 import { loadNativeAddon, nativeCtx, type NativeIsa } from "../src/backend/native/index.js";
 import { FORMATS, GgmlType, rowBytes } from "../src/quant/formats.js";
 import { quantizeRows } from "../src/quant/quantize.js";
+import { allocWeightMemory } from "../src/weights/file-io.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -157,9 +158,8 @@ if (flags.attention) {
       const slots = SEQS * blocks * BLOCK;
       const f16 = (): Uint8Array => {
         // Fresh memory advised for huge pages before it is written, as the engine's KV cache is
-        // (unless FENNEC_HUGEPAGES=0, as there).
-        const buf = Buffer.allocUnsafeSlow(slots * KV * D * 2);
-        if (process.env.FENNEC_HUGEPAGES !== "0") addon.adviseHugePages(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+        // (unless FENNEC_HUGEPAGES=0, as there): the engine's allocator for such memory.
+        const buf = allocWeightMemory(slots * KV * D * 2);
         // Values in +-[0.125, 0.25): finite, varied scores.
         const u = new Uint16Array(buf.buffer, buf.byteOffset, slots * KV * D);
         for (let i = 0; i < u.length; i++) u[i] = 0x3000 + (Math.floor(rand() * 0x800) & 0x7ff) | (rand() < 0.5 ? 0x8000 : 0);
@@ -217,8 +217,7 @@ function makeWeights(type: GgmlType, cols: number, rows: number, count: number):
   // "DRAM" ran 10-15% slower than in cache, from TLB walks the engine does not have (1 thread,
   // 896x4864 Q8_0: 283 vs 333 GOP/s; advised, equal).
   const stride = Math.ceil((rb * rows) / 4096) * 4096;
-  const set = new Uint8Array(Buffer.allocUnsafeSlow(stride * count).buffer, 0, stride * count);
-  if (process.env.FENNEC_HUGEPAGES !== "0") addon.adviseHugePages(set);
+  const set = allocWeightMemory(stride * count);
   const out: Uint8Array[] = [];
   for (let m = 0; m < count; m++) {
     const data = set.subarray(m * stride, m * stride + rb * rows);
