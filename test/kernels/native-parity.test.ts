@@ -241,6 +241,33 @@ for (const type of ["Q8_0", "Q5_0", "Q4_K", "Q6_K"] as const) {
   });
 }
 
+test("packed matmul is batch-invariant: each token of a batch equals that token alone, bit for bit", { skip }, () => {
+  // A batch runs the two-tile kernels (32 rows, tokens in passes of 8) and, for a matrix of 16 * odd
+  // rows, the one-tile kernel on its last 16; one token runs the one-tile kernel on every tile. They
+  // do the same integer dots and float operations in the same order, so a sequence's logits do not
+  // depend on what else is in its batch.
+  if (!ISAS.includes("avx512vnni")) return;
+  for (const threads of [1, 3]) {
+    const be = createNativeBackend({ isa: "avx512vnni", threads }) as Backend;
+    for (const type of ["Q8_0", "Q5_0", "Q4_K", "Q6_K"] as const) {
+      const cols = (FORMATS.get(GgmlType[type])?.blockSize ?? 32) === 32 ? 288 : 512;
+      const rows = 80;
+      const p = packedCopy(be, weight(type, cols, rows)) as WeightTensor;
+      assert.ok(p, `${type} is packed`);
+      for (const n of [2, 9, 16, 21]) {
+        const x = randn(rng(n * 13 + cols), n * cols);
+        const batch = new Float32Array(n * rows);
+        be.matmul(p, x, n, batch);
+        for (let t = 0; t < n; t++) {
+          const alone = new Float32Array(rows);
+          be.matmul(p, x.subarray(t * cols, (t + 1) * cols), 1, alone);
+          assert.deepEqual(batch.subarray(t * rows, (t + 1) * rows), alone, `${type} threads=${threads} n=${n} token ${t}`);
+        }
+      }
+    }
+  }
+});
+
 test("packWeight leaves what it cannot pack, and a packed weight is refused where it cannot be read", { skip }, () => {
   const vnni = ISAS.includes("avx512vnni") ? createNativeBackend({ isa: "avx512vnni", threads: 2 }) as Backend : undefined;
   if (vnni) {
