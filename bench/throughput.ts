@@ -4,12 +4,18 @@
  * (one context with C sequences, its own batching) on the same GGUF file and thread count.
  *
  *   npm run bench:throughput -- <model.gguf> [--threads N] [--concurrency 1,4,16,64] [--num-prompts N]
- *       [--input-len 128] [--output-len 64] [--seed 0] [--skip-llamacpp]
+ *       [--input-len 128] [--output-len 64] [--seed 0] [--repeat R] [--skip-llamacpp]
  *
  * Prints output tokens/s, total tokens/s, mean and p99 inter-token latency per concurrency, the share
  * of step time at a full batch and the median step of C decode tokens alone (the steady state, no
  * prompt chunk mixed in), and the ratio Fennec / node-llama-cpp. Output lengths are forced (ignore
  * EOS) so both engines do the same work.
+ *
+ * --repeat R runs Fennec's sweep over the concurrencies R times in turn (C=1, C=16, C=1, C=16, ...),
+ * so that each concurrency is measured at R moments of a shared VM whose speed drifts by 10-30%
+ * within minutes; the table gives each concurrency's median run and the range, and "vs c=1" is the
+ * median over the repetitions of each sweep's own ratio (runs minutes apart, not one run of each
+ * at different moments). node-llama-cpp runs in the first sweep only (its runs are the long ones).
  */
 import * as os from "node:os";
 import { parseArgs } from "node:util";
@@ -28,6 +34,7 @@ const { values: flags, positionals } = parseArgs({
     "input-len": { type: "string" },
     "output-len": { type: "string" },
     seed: { type: "string" },
+    repeat: { type: "string" },
     "skip-llamacpp": { type: "boolean" },
   },
 });
@@ -41,6 +48,7 @@ const concurrencies = (flags.concurrency ?? "1,4,16,64").split(",").map(Number);
 const inputLen = Number(flags["input-len"] ?? 128);
 const outputLen = Number(flags["output-len"] ?? 64);
 const seed = Number(flags.seed ?? 0);
+const repeat = Math.max(1, Number(flags.repeat ?? 1));
 
 interface Workload {
   readonly prompts: number[][];
@@ -108,8 +116,10 @@ console.log(machineLine(threads));
 const loaded = await loadModel(modelPath, { threads });
 console.log(`fennec backend: ${loaded.backend.name}, KV cache ${loaded.kvCacheDtype} (llama.cpp: F16, its default); input ~${inputLen} tokens, output ~${outputLen} tokens (uniform 0.5x..1.5x, seed ${seed})`);
 
-type Row = { c: number; n: number; fennec: ReturnType<typeof stats>; fullBatch: number; decodeStepMs: number; llama?: ReturnType<typeof stats> };
-const rows: Row[] = [];
+type Stats = ReturnType<typeof stats>;
+/** One Fennec run of a concurrency (and node-llama-cpp's, in the first sweep). */
+type Run = { c: number; n: number; fennec: Stats; fullBatch: number; decodeStepMs: number; llama?: Stats };
+const runs: Run[] = [];
 
 // node-llama-cpp, loaded once (its own weights in memory) unless skipped.
 type LlamaMod = typeof import("node-llama-cpp");
@@ -120,7 +130,7 @@ if (!flags["skip-llamacpp"]) {
   llamaModel = await llama.loadModel({ modelPath });
 }
 
-for (const c of concurrencies) {
+for (let rep = 0; rep < repeat; rep++) for (const c of concurrencies) {
   // 4C requests by default: with random output lengths the last requests finish one by one with a
   // shrinking batch: at 2C, over half of a C=16 run's steps (38% of its time) ran fewer than C (step log);
   // `vllm bench throughput` uses 1000 prompts for the same reason.
@@ -145,9 +155,9 @@ for (const c of concurrencies) {
   });
   await engine.close();
   decodeSteps.sort((a, b) => a - b);
-  const row: Row = { c, n, fennec: stats(fennec), fullBatch: stepMs > 0 ? fullBatchMs / stepMs : 0, decodeStepMs: decodeSteps[decodeSteps.length >> 1] ?? 0 };
+  const row: Run = { c, n, fennec: stats(fennec), fullBatch: stepMs > 0 ? fullBatchMs / stepMs : 0, decodeStepMs: decodeSteps[decodeSteps.length >> 1] ?? 0 };
 
-  if (llamaModel) {
+  if (llamaModel && rep === 0) {
     const ctx = await llamaModel.createContext({ contextSize: maxLen * c, sequences: c, threads, batchSize: 512 });
     const free = Array.from({ length: c }, () => ctx.getSequence());
     const llamaRun = await drive(w, c, async (i, onToken) => {
@@ -167,20 +177,36 @@ for (const c of concurrencies) {
     await ctx.dispose();
     row.llama = stats(llamaRun);
   }
-  rows.push(row);
+  runs.push(row);
   const f = row.fennec;
   const l = row.llama;
-  console.log(`c=${c} n=${n}: fennec ${f.out.toFixed(1)} out tok/s, ${f.total.toFixed(1)} total tok/s, ITL mean ${f.meanItl.toFixed(1)} p99 ${f.p99Itl.toFixed(1)} ms, ` +
+  console.log(`${repeat > 1 ? `sweep ${rep + 1}/${repeat} ` : ""}c=${c} n=${n}: fennec ${f.out.toFixed(1)} out tok/s, ${f.total.toFixed(1)} total tok/s, ITL mean ${f.meanItl.toFixed(1)} p99 ${f.p99Itl.toFixed(1)} ms, ` +
     `${(100 * row.fullBatch).toFixed(0)}% of step time at a full batch, a step of ${c} decode tokens ${row.decodeStepMs.toFixed(1)} ms (median)` +
     (l ? ` | llama.cpp ${l.out.toFixed(1)} out tok/s, ITL mean ${l.meanItl.toFixed(1)} p99 ${l.p99Itl.toFixed(1)} ms | ratio ${(f.out / l.out).toFixed(2)}x` : ""));
 }
 
-const base = rows[0]?.fennec.out ?? 1;
-console.log("\n| concurrency | requests | Fennec out tok/s | total tok/s | ITL mean / p99 (ms) | full batch | vs c=1 | node-llama-cpp out tok/s | ITL mean / p99 (ms) | Fennec / llama.cpp |");
-console.log("|---|---|---|---|---|---|---|---|---|---|");
-for (const r of rows) {
-  const l = r.llama;
-  console.log(`| ${r.c} | ${r.n} | ${r.fennec.out.toFixed(1)} | ${r.fennec.total.toFixed(1)} | ${r.fennec.meanItl.toFixed(1)} / ${r.fennec.p99Itl.toFixed(1)} | ${(100 * r.fullBatch).toFixed(0)}% | ${(r.fennec.out / base).toFixed(2)}x | ` +
-    (l ? `${l.out.toFixed(1)} | ${l.meanItl.toFixed(1)} / ${l.p99Itl.toFixed(1)} | ${(r.fennec.out / l.out).toFixed(2)}x |` : "- | - | - |"));
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(v: number[]): number {
+  const s = [...v].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+const c0 = concurrencies[0] ?? 1;
+console.log(`\n| concurrency | requests | Fennec out tok/s${repeat > 1 ? ` (median of ${repeat}, range)` : ""} | total tok/s | ITL mean / p99 (ms) | full batch | decode step (median) | vs c=${c0} | node-llama-cpp out tok/s | ITL mean / p99 (ms) | Fennec / llama.cpp |`);
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+for (const c of concurrencies) {
+  const mine = runs.filter((r) => r.c === c);
+  const outs = mine.map((r) => r.fennec.out);
+  // The run nearest the median output rate stands for the concurrency (its latencies, its full-batch share).
+  const mOut = median(mine.map((r) => r.fennec.out));
+  const mid = mine.reduce((a, b) => (Math.abs(b.fennec.out - mOut) < Math.abs(a.fennec.out - mOut) ? b : a));
+  // Each sweep's own ratio to its first concurrency, then the median of those.
+  const ratios = mine.map((r, k) => r.fennec.out / (runs.filter((b) => b.c === c0)[k]?.fennec.out ?? r.fennec.out));
+  const l = mine[0]?.llama;
+  const f = mid.fennec;
+  const range = repeat > 1 ? ` (${Math.min(...outs).toFixed(1)}-${Math.max(...outs).toFixed(1)})` : "";
+  const ratioRange = repeat > 1 && c !== c0 ? ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : "";
+  console.log(`| ${c} | ${mid.n} | ${mOut.toFixed(1)}${range} | ${f.total.toFixed(1)} | ${f.meanItl.toFixed(1)} / ${f.p99Itl.toFixed(1)} | ${(100 * mid.fullBatch).toFixed(0)}% | ${mid.decodeStepMs.toFixed(1)} ms | ${median(ratios).toFixed(2)}x${ratioRange} | ` +
+    (l ? `${l.out.toFixed(1)} | ${l.meanItl.toFixed(1)} / ${l.p99Itl.toFixed(1)} | ${(mine[0]!.fennec.out / l.out).toFixed(2)}x |` : "- | - | - |"));
 }
 process.exit(0);
