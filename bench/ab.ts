@@ -26,13 +26,12 @@
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import type { NativeAddon } from "../src/backend/native/index.js";
-import { nativeCtx } from "../src/backend/native/index.js";
+import { loadNativeAddon, nativeCtx } from "../src/backend/native/index.js";
 import { GgmlType, rowBytes } from "../src/quant/formats.js";
 import { quantizeRows } from "../src/quant/quantize.js";
 import { allocWeightMemory } from "../src/weights/file-io.js";
 import { machineLine } from "./machine.js";
 import { loadModel } from "../src/index.js";
-import { loadNativeAddon } from "../src/backend/native/index.js";
 
 const { values: flags, positionals: builds } = parseArgs({
   allowPositionals: true,
@@ -60,7 +59,7 @@ const require = createRequire(import.meta.url);
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1]!;
 
 /** Times each build `rounds` times, alternately (order flipped every round); prints medians and paired ratios. */
-function abRounds(count: number, time: (i: number) => number, label: (i: number, ms: number) => string): void {
+function abRounds(count: number, time: (i: number) => number, label: (ms: number) => string): void {
   const ms: number[][] = Array.from({ length: count }, () => []);
   const ratios: number[][] = Array.from({ length: count }, () => []);
   for (let r = 0; r < rounds; r++) {
@@ -75,7 +74,7 @@ function abRounds(count: number, time: (i: number) => number, label: (i: number,
   }
   for (let i = 0; i < count; i++) {
     const m = median(ms[i]!);
-    console.log(`${builds[i]}: ${label(i, m)}, speedup vs build 0 (median of ${rounds} paired rounds) ${median(ratios[i]!).toFixed(3)}`);
+    console.log(`${builds[i]}: ${label(m)}, speedup vs build 0 (median of ${rounds} paired rounds) ${median(ratios[i]!).toFixed(3)}`);
   }
 }
 
@@ -108,21 +107,25 @@ async function modelSteps(file: string): Promise<void> {
   };
   console.log(`bench:ab --model ${file}: decode steps of ${tokens} sequences at context ${context}, ${inner} steps per sample`);
   console.log(machineLine(threads));
-  const logits: Float32Array[] = [];
-  const time = (i: number): number => {
+  // Each build's functions in place of the live addon's; then one untimed step (its threads wake).
+  const use = (i: number): Float32Array => {
     for (const [k, f] of Object.entries(variants[i]!)) live[k] = f;
-    logits[i] = model.forward(batch, kv).slice();
+    return model.forward(batch, kv);
+  };
+  const time = (i: number): number => {
+    use(i);
     const t0 = performance.now();
     for (let k = 0; k < inner; k++) model.forward(batch, kv);
     return (performance.now() - t0) / inner;
   };
+  const logits = variants.map((_, i) => use(i).slice());
   for (let i = 0; i < variants.length; i++) time(i);
   for (let i = 1; i < variants.length; i++) {
     let maxDiff = 0;
     for (let j = 0; j < logits[0]!.length; j++) maxDiff = Math.max(maxDiff, Math.abs(logits[0]![j]! - logits[i]![j]!));
     console.log(`build ${i}: max |logit diff| from build 0 ${maxDiff.toExponential(2)}`);
   }
-  abRounds(variants.length, time, (_, m) => `step median ${m.toFixed(2)} ms, ${((tokens * 1000) / m).toFixed(1)} tok/s`);
+  abRounds(variants.length, time, (m) => `step median ${m.toFixed(2)} ms, ${((tokens * 1000) / m).toFixed(1)} tok/s`);
 }
 
 /** One matmul, each build on its own copy of the weights (packed by that build). */
@@ -163,5 +166,5 @@ function matmuls(): void {
     console.log(`build ${i}: max |diff| from build 0 ${maxDiff.toExponential(2)}`);
   }
   const ops = 2 * cols * rows * tokens;
-  abRounds(setups.length, time, (_, m) => `median ${m.toFixed(4)} ms, ${(ops / m / 1e6).toFixed(0)} GOP/s`);
+  abRounds(setups.length, time, (m) => `median ${m.toFixed(4)} ms, ${(ops / m / 1e6).toFixed(0)} GOP/s`);
 }

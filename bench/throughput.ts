@@ -192,16 +192,17 @@ function median(v: number[]): number {
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 const c0 = concurrencies[0] ?? 1;
+const baseRuns = runs.filter((r) => r.c === c0);
 console.log(`\n| concurrency | requests | Fennec out tok/s${repeat > 1 ? ` (median of ${repeat}, range)` : ""} | total tok/s | ITL mean / p99 (ms) | full batch | decode step (median) | vs c=${c0} | node-llama-cpp out tok/s | ITL mean / p99 (ms) | Fennec / llama.cpp |`);
 console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const c of concurrencies) {
   const mine = runs.filter((r) => r.c === c);
   const outs = mine.map((r) => r.fennec.out);
   // The run nearest the median output rate stands for the concurrency (its latencies, its full-batch share).
-  const mOut = median(mine.map((r) => r.fennec.out));
+  const mOut = median(outs);
   const mid = mine.reduce((a, b) => (Math.abs(b.fennec.out - mOut) < Math.abs(a.fennec.out - mOut) ? b : a));
   // Each sweep's own ratio to its first concurrency, then the median of those.
-  const ratios = mine.map((r, k) => r.fennec.out / (runs.filter((b) => b.c === c0)[k]?.fennec.out ?? r.fennec.out));
+  const ratios = mine.map((r, k) => r.fennec.out / (baseRuns[k]?.fennec.out ?? r.fennec.out));
   const l = mine[0]?.llama;
   const f = mid.fennec;
   const range = repeat > 1 ? ` (${Math.min(...outs).toFixed(1)}-${Math.max(...outs).toFixed(1)})` : "";
