@@ -709,6 +709,9 @@ test("attention over f16 / q8_0 caches: native = reference with the same dtype; 
     { c: attentionCase(13, 16, 8, 64, 16, [[1, 100], [2, 37]], 1), what: "1 KiB rows" },
     { c: attentionCase(14, 28, 4, 80, 16, [[1, 90], [4, 20]], 1), what: "7 heads per kv head, headDim 80, 640-byte rows" },
     { c: attentionCase(15, 8, 2, 64, 64, [[1, 200], [3, 90]], 1), what: "blocks of 64 keys: chunks of 32 within a block" },
+    // AVX-512 values (headDim % 32 == 0) take a kv group's heads in sets of up to 8.
+    { c: attentionCase(16, 10, 1, 64, 16, [[1, 90], [4, 20]], 1), what: "10 heads per kv head: value sets of 8 and 2" },
+    { c: attentionCase(17, 32, 8, 128, 16, [[1, 70], [2, 33]], 1), what: "llama's 4 heads per kv head, headDim 128: two 64-dim value passes" },
   ];
   const limits = { f16: 1e-3, q8_0: 2e-2 } as const;
   const worst = { f16: 0, q8_0: 0 };
