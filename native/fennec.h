@@ -135,13 +135,16 @@ struct ActQ8 {
 static_assert(sizeof(ActQ8) == 48, "ActQ8 layout");
 
 // One activation super-block of 256 (ggml's Q8_K): x[i] ~ d * qs[i]; bsums[j] = sum of qs[16j..16j+15].
+// off6[j] = -32 * bsums[j]: the start of sub-block j's dot against T_Q6_K_X16's u8 weights q, which
+// folds their offset (q - 32) into the dot, so a packed Q6_K tile needs no per-token offset pass.
 struct ActQ8K {
   float d;
   int32_t pad[3];
   int8_t qs[256];
   int16_t bsums[16];
+  int32_t off6[16];
 };
-static_assert(sizeof(ActQ8K) == 304, "ActQ8K layout");
+static_assert(sizeof(ActQ8K) == 368, "ActQ8K layout");
 
 // 16 tokens' activation blocks of 32 (quantized as ActQ8), interleaved for the batched int8 GEMM
 // (AVX-512): qs[g][t] holds elements 4g..4g+3 of token t as u8 (q + 128), so each 64-byte row is
