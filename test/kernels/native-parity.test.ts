@@ -712,6 +712,9 @@ test("attention over f16 / q8_0 caches: native = reference with the same dtype; 
     // AVX-512 values (headDim % 32 == 0) take a kv group's heads in sets of up to 8.
     { c: attentionCase(16, 10, 1, 64, 16, [[1, 90], [4, 20]], 1), what: "10 heads per kv head: value sets of 8 and 2" },
     { c: attentionCase(17, 32, 8, 128, 16, [[1, 70], [2, 33]], 1), what: "llama's 4 heads per kv head, headDim 128: two 64-dim value passes" },
+    // AVX-512 scores take 16 / heads keys at a time (3 for 5 heads, 5 for 3), the rest one by one.
+    { c: attentionCase(18, 15, 3, 64, 16, [[1, 45], [2, 19]], 1), what: "5 heads per kv head: 3 keys per score block" },
+    { c: attentionCase(19, 9, 3, 32, 16, [[1, 40], [1, 3]], 1), what: "3 heads per kv head: 5 keys per score block" },
   ];
   const limits = { f16: 1e-3, q8_0: 2e-2 } as const;
   const worst = { f16: 0, q8_0: 0 };
